@@ -1,0 +1,1 @@
+"""minigrad: a small reverse-mode autograd tensor library."""
