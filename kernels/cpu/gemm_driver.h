@@ -1,0 +1,126 @@
+/*
+ * gemm_driver.h -- BLIS-style blocked GEMM driver (packing, cache blocking, threads).
+ * Included once from gemm_micro.h; the type-generic part lives in gemm_driver_t.h and
+ * is instantiated twice (float "_s", double "_d").
+ *
+ * What the driver computes
+ * ------------------------
+ *   C[i*N + j] = sum_p A(i, p) * B(p, j),   0 <= i < M, 0 <= j < N, 0 <= p < K
+ * with A(i, p) = A[i*rsa + p*csa] and B(p, j) = B[p*rsb + j*csb].  Strides are in
+ * elements and may be anything (negative, zero, transposed): that is how the Cython
+ * wrapper passes transposed / sliced / broadcast numpy arrays without copying them.
+ * C is always a fresh, C-contiguous M x N block (ldc = N) owned by the wrapper.
+ *
+ * Preconditions guaranteed by the Cython wrapper (gemm.pyx), checked with the GIL held:
+ *   M, N, K >= 1; every element address A(i,p), B(p,j) lies inside its numpy buffer;
+ *   A and B do not overlap C; batch offset arrays have `batch` entries.
+ *
+ * Loop structure (Goto/BLIS, one thread):
+ *   for jc in [0, N) step NC          B block  KC x NC   -> packed once, lives in L3
+ *     for pc in [0, K) step KC
+ *       pack B(pc:pc+kc, jc:jc+nc) into NR-wide row panels
+ *       for ic in [0, M) step MC      A block  MC x KC   -> packed, lives in L2
+ *         pack A(ic:ic+mc, pc:pc+kc) into MR-tall column panels
+ *         for jr in [0, nc) step NR   B micro-panel KC x NR stays in L1 over the ir loop
+ *           for ir in [0, mc) step MR
+ *             micro-kernel: C tile (MR x NR) (+)= Ap * Bp   (store on pc == 0, add after)
+ * Ragged edges: the packers zero-pad the last panel, the micro-kernel writes a full
+ * tile into a stack scratch tile, and only the valid m x n part is copied to C.
+ *
+ * Threads: the output is split into nthreads disjoint strips (along M when M >= N,
+ * else along N, in whole MR / NR units) and every thread runs the serial algorithm on
+ * its strip with its own pack buffers.  Each thread packs the full shared operand
+ * again, which costs K*N (or M*K) extra copies against M*N*K/nt FMAs -- negligible
+ * for the problems that are big enough to be threaded, and it needs no barriers.
+ * Small problems (fewer than MG_PAR_MIN_WORK multiply-adds) run on one thread: on a
+ * busy 2-core machine waking the second thread can stall for milliseconds.
+ * Batched products run the batch loop in parallel instead when each matrix is small.
+ *
+ * Pack buffers are thread-local and only ever grow: allocating them per call made
+ * timings swing by 2x (page faults on fresh mmap'd memory).
+ */
+#ifndef MG_GEMM_DRIVER_H
+#define MG_GEMM_DRIVER_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifndef MG_PAR_MIN_WORK
+#define MG_PAR_MIN_WORK (1 << 21) /* multiply-adds; below this one thread is faster */
+#endif
+#define MG_MAX_MR 12
+#define MG_MAX_NR 32
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MG_TLS __thread
+#else
+#define MG_TLS _Thread_local
+#endif
+
+static int mg_gemm_threads_setting = 0; /* 0: follow omp_get_max_threads() */
+
+static int mg_gemm_num_threads(void)
+{
+#ifdef _OPENMP
+    int n = mg_gemm_threads_setting > 0 ? mg_gemm_threads_setting : omp_get_max_threads();
+    return n < 1 ? 1 : n;
+#else
+    return 1;
+#endif
+}
+
+static void mg_gemm_set_num_threads(int n) { mg_gemm_threads_setting = n < 0 ? 0 : n; }
+
+static int mg_gemm_have_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* Per-thread, grow-only, 64-byte aligned scratch: which = 0 for A panels, 1 for B. */
+static MG_TLS void *mg_tls_raw[2];
+static MG_TLS void *mg_tls_buf[2];
+static MG_TLS size_t mg_tls_cap[2];
+
+static void *mg_pack_buffer(int which, size_t bytes)
+{
+    if (bytes > mg_tls_cap[which]) {
+        void *raw;
+        bytes = (bytes + 4095) & ~(size_t)4095; /* grow in pages: fewer regrowths */
+        raw = malloc(bytes + 64);
+        if (!raw) return NULL;
+        free(mg_tls_raw[which]);
+        mg_tls_raw[which] = raw;
+        mg_tls_buf[which] = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+        mg_tls_cap[which] = bytes;
+    }
+    return mg_tls_buf[which];
+}
+
+static ptrdiff_t mg_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+static ptrdiff_t mg_round_up(ptrdiff_t a, ptrdiff_t m) { return (a + m - 1) / m * m; }
+
+#define MG_T float
+#define MG_FN(name) name##_s
+#define MG_KFIELD ks
+#include "gemm_driver_t.h"
+#undef MG_T
+#undef MG_FN
+#undef MG_KFIELD
+
+#define MG_T double
+#define MG_FN(name) name##_d
+#define MG_KFIELD kd
+#include "gemm_driver_t.h"
+#undef MG_T
+#undef MG_FN
+#undef MG_KFIELD
+
+#endif /* MG_GEMM_DRIVER_H */

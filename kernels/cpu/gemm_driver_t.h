@@ -1,0 +1,239 @@
+/*
+ * gemm_driver_t.h -- type-generic body of the GEMM driver; see gemm_driver.h for the
+ * algorithm and preconditions.  Included with MG_T (element type), MG_FN(name) (name
+ * suffixer) and MG_KFIELD (which kernel pointer of mg_gemm_cfg to use) defined.
+ * No include guard on purpose.
+ */
+
+/* Pack A(0:mc, 0:kc) (A(i,p) = A[i*rsa + p*csa]) into ceil(mc/MR) column panels:
+ *   dst[panel*MR*kc + p*MR + i] = A(panel*MR + i, p), rows past mc are zero.
+ * Specialised on the compile-time MR (always_inline + constant argument) so the inner
+ * loop is fully unrolled; rsa == 1 (a transposed A) is a straight copy per p. */
+static inline __attribute__((always_inline)) void
+MG_FN(mg_pack_a_mr)(ptrdiff_t mc, ptrdiff_t kc, const MG_T *A, ptrdiff_t rsa, ptrdiff_t csa,
+                    MG_T *dst, const int MR)
+{
+    ptrdiff_t ir, p;
+    int i;
+    for (ir = 0; ir < mc; ir += MR) {
+        const MG_T *src = A + ir * rsa;
+        ptrdiff_t m = mg_min(MR, mc - ir);
+        if (m == MR) {
+            if (rsa == 1) {
+                for (p = 0; p < kc; p++)
+                    for (i = 0; i < MR; i++) dst[p * MR + i] = src[p * csa + i];
+            } else {
+                for (p = 0; p < kc; p++)
+                    for (i = 0; i < MR; i++) dst[p * MR + i] = src[i * rsa + p * csa];
+            }
+        } else {
+            for (p = 0; p < kc; p++) {
+                for (i = 0; i < m; i++) dst[p * MR + i] = src[i * rsa + p * csa];
+                for (; i < MR; i++) dst[p * MR + i] = (MG_T)0;
+            }
+        }
+        dst += (ptrdiff_t)MR * kc;
+    }
+}
+
+static void MG_FN(mg_pack_a)(ptrdiff_t mc, ptrdiff_t kc, const MG_T *A, ptrdiff_t rsa,
+                             ptrdiff_t csa, MG_T *dst, int mr)
+{
+    switch (mr) {
+    case 12: MG_FN(mg_pack_a_mr)(mc, kc, A, rsa, csa, dst, 12); break;
+    case 6: MG_FN(mg_pack_a_mr)(mc, kc, A, rsa, csa, dst, 6); break;
+    case 4: MG_FN(mg_pack_a_mr)(mc, kc, A, rsa, csa, dst, 4); break;
+    default: break; /* unreachable: every descriptor uses one of the above */
+    }
+}
+
+/* Pack B(0:kc, 0:nc) (B(p,j) = B[p*rsb + j*csb]) into ceil(nc/NR) row panels:
+ *   dst[panel*NR*kc + p*NR + j] = B(p, panel*NR + j), columns past nc are zero.
+ * csb == 1 (plain row-major B) copies NR contiguous elements per p. */
+static inline __attribute__((always_inline)) void
+MG_FN(mg_pack_b_nr)(ptrdiff_t kc, ptrdiff_t nc, const MG_T *B, ptrdiff_t rsb, ptrdiff_t csb,
+                    MG_T *dst, const int NR)
+{
+    ptrdiff_t jr, p;
+    int j;
+    for (jr = 0; jr < nc; jr += NR) {
+        const MG_T *src = B + jr * csb;
+        ptrdiff_t n = mg_min(NR, nc - jr);
+        if (n == NR) {
+            if (csb == 1) {
+                for (p = 0; p < kc; p++)
+                    for (j = 0; j < NR; j++) dst[p * NR + j] = src[p * rsb + j];
+            } else {
+                for (p = 0; p < kc; p++)
+                    for (j = 0; j < NR; j++) dst[p * NR + j] = src[p * rsb + j * csb];
+            }
+        } else {
+            for (p = 0; p < kc; p++) {
+                for (j = 0; j < n; j++) dst[p * NR + j] = src[p * rsb + j * csb];
+                for (; j < NR; j++) dst[p * NR + j] = (MG_T)0;
+            }
+        }
+        dst += (ptrdiff_t)NR * kc;
+    }
+}
+
+static void MG_FN(mg_pack_b)(ptrdiff_t kc, ptrdiff_t nc, const MG_T *B, ptrdiff_t rsb,
+                             ptrdiff_t csb, MG_T *dst, int nr)
+{
+    switch (nr) {
+    case 32: MG_FN(mg_pack_b_nr)(kc, nc, B, rsb, csb, dst, 32); break;
+    case 16: MG_FN(mg_pack_b_nr)(kc, nc, B, rsb, csb, dst, 16); break;
+    case 8: MG_FN(mg_pack_b_nr)(kc, nc, B, rsb, csb, dst, 8); break;
+    default: break;
+    }
+}
+
+/* Macro-kernel: C(0:mc, 0:nc) (+)= packed A block * packed B block. */
+static void MG_FN(mg_macro)(const mg_gemm_cfg *cfg, ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc,
+                            const MG_T *pa, const MG_T *pb, MG_T *C, ptrdiff_t ldc, int acc)
+{
+    const int mr = cfg->mr, nr = cfg->nr;
+    const MG_T *a;
+    const MG_T *b;
+    MG_T *c;
+    ptrdiff_t ir, jr, i, j, m, n;
+    MG_T tile[MG_MAX_MR * MG_MAX_NR] __attribute__((aligned(64)));
+    for (jr = 0; jr < nc; jr += nr) {
+        n = mg_min(nr, nc - jr);
+        b = pb + jr * kc;
+        for (ir = 0; ir < mc; ir += mr) {
+            m = mg_min(mr, mc - ir);
+            a = pa + ir * kc;
+            c = C + ir * ldc + jr;
+            if (m == mr && n == nr) {
+                cfg->MG_KFIELD(kc, a, b, c, ldc, acc);
+            } else {
+                cfg->MG_KFIELD(kc, a, b, tile, nr, 0);
+                for (i = 0; i < m; i++)
+                    for (j = 0; j < n; j++)
+                        c[i * ldc + j] = (acc ? c[i * ldc + j] : (MG_T)0) + tile[i * nr + j];
+            }
+        }
+    }
+}
+
+/* One thread, one matrix.  Returns 0, or -1 if a pack buffer could not be allocated. */
+static int MG_FN(mg_gemm_serial)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                 const MG_T *A, ptrdiff_t rsa, ptrdiff_t csa, const MG_T *B,
+                                 ptrdiff_t rsb, ptrdiff_t csb, MG_T *C, ptrdiff_t ldc)
+{
+    const int mr = cfg->mr, nr = cfg->nr;
+    const ptrdiff_t MC = mg_min(cfg->mc, mg_round_up(M, mr));
+    const ptrdiff_t KC = mg_min(cfg->kc, K);
+    const ptrdiff_t NC = mg_min(cfg->nc, mg_round_up(N, nr));
+    ptrdiff_t jc, pc, ic, i;
+    MG_T *pa, *pb;
+
+    if (M <= 0 || N <= 0) return 0;
+    if (K <= 0) {
+        for (i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(MG_T));
+        return 0;
+    }
+    pa = (MG_T *)mg_pack_buffer(0, (size_t)(MC * KC) * sizeof(MG_T));
+    pb = (MG_T *)mg_pack_buffer(1, (size_t)(NC * KC) * sizeof(MG_T));
+    if (!pa || !pb) return -1;
+
+    for (jc = 0; jc < N; jc += NC) {
+        const ptrdiff_t nc = mg_min(NC, N - jc);
+        for (pc = 0; pc < K; pc += KC) {
+            const ptrdiff_t kc = mg_min(KC, K - pc);
+            MG_FN(mg_pack_b)(kc, nc, B + pc * rsb + jc * csb, rsb, csb, pb, nr);
+            for (ic = 0; ic < M; ic += MC) {
+                const ptrdiff_t mc = mg_min(MC, M - ic);
+                MG_FN(mg_pack_a)(mc, kc, A + ic * rsa + pc * csa, rsa, csa, pa, mr);
+                MG_FN(mg_macro)(cfg, mc, nc, kc, pa, pb, C + ic * ldc + jc, ldc, pc > 0);
+            }
+        }
+    }
+    return 0;
+}
+
+/* One matrix on up to nt threads: split C into disjoint strips (see gemm_driver.h). */
+static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                              const MG_T *A, ptrdiff_t rsa, ptrdiff_t csa, const MG_T *B,
+                              ptrdiff_t rsb, ptrdiff_t csb, MG_T *C, int nt)
+{
+    int err = 0;
+    const int split_m = M >= N;
+    const ptrdiff_t unit = split_m ? cfg->mr : cfg->nr;
+    const ptrdiff_t units = ((split_m ? M : N) + unit - 1) / unit;
+    ptrdiff_t chunk;
+    if (nt > units) nt = (int)units;
+    if (nt <= 1 || (double)M * (double)N * (double)K < (double)MG_PAR_MIN_WORK)
+        return MG_FN(mg_gemm_serial)(cfg, M, N, K, A, rsa, csa, B, rsb, csb, C, N);
+    chunk = (units + nt - 1) / nt * unit;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+#ifdef _OPENMP
+        const int t = omp_get_thread_num();
+#else
+        const int t = 0;
+#endif
+        ptrdiff_t lo = t * chunk, hi;
+        int e = 0;
+        if (split_m) {
+            hi = mg_min(M, lo + chunk);
+            if (lo < hi)
+                e = MG_FN(mg_gemm_serial)(cfg, hi - lo, N, K, A + lo * rsa, rsa, csa, B, rsb,
+                                          csb, C + lo * N, N);
+        } else {
+            hi = mg_min(N, lo + chunk);
+            if (lo < hi)
+                e = MG_FN(mg_gemm_serial)(cfg, M, hi - lo, K, A, rsa, csa, B + lo * csb, rsb,
+                                          csb, C + lo, N);
+        }
+        if (e) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            err = e;
+        }
+    }
+    return err;
+}
+
+/* Public entry point: `batch` products C[b] = A[aoff[b]:] @ B[boff[b]:] with C[b] the
+ * b-th contiguous M x N block of C.  Returns 0 or -1 (out of memory). */
+static int MG_FN(mg_gemm_batched)(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                                  const MG_T *A, const int64_t *aoff, ptrdiff_t rsa,
+                                  ptrdiff_t csa, const MG_T *B, const int64_t *boff,
+                                  ptrdiff_t rsb, ptrdiff_t csb, MG_T *C)
+{
+    const mg_gemm_cfg *fcfg, *dcfg, *cfg;
+    const int nt = mg_gemm_num_threads();
+    const double work = (double)M * (double)N * (double)K;
+    ptrdiff_t b;
+    int err = 0;
+    mg_gemm_cfgs(&fcfg, &dcfg);
+    cfg = sizeof(MG_T) == sizeof(float) ? fcfg : dcfg;
+
+    if (batch > 1 && nt > 1 && work < (double)MG_PAR_MIN_WORK &&
+        work * (double)batch >= (double)MG_PAR_MIN_WORK) {
+        /* many small matrices: one thread per matrix */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt)
+#endif
+        for (b = 0; b < batch; b++) {
+            int e = MG_FN(mg_gemm_serial)(cfg, M, N, K, A + aoff[b], rsa, csa, B + boff[b], rsb,
+                                          csb, C + b * M * N, N);
+            if (e) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                err = e;
+            }
+        }
+        return err;
+    }
+    for (b = 0; b < batch && !err; b++)
+        err = MG_FN(mg_gemm_one)(cfg, M, N, K, A + aoff[b], rsa, csa, B + boff[b], rsb, csb,
+                                 C + b * M * N, nt);
+    return err;
+}
