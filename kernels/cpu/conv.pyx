@@ -1,0 +1,183 @@
+"""im2col / col2im for NCHW convolution, plus the layout shuffles around the GEMMs (Cython, OpenMP).
+
+minigrad/backend/cpu.py composes these with a GEMM: conv = im2col + matmul, grad_input =
+matmul + col2im, grad_weight = im2col + matmul. The wrappers here check shapes and dtypes with
+the GIL held, then run a nogil core parallelised (prange) over (image, channel) planes or
+images, so no two threads ever write the same element. Inputs are `const` C-contiguous
+memoryviews (read-only arrays are fine); the caller makes them contiguous. cpu.py passes
+arrays it allocated itself for the outputs.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+
+
+cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t step, Py_ssize_t size) noexcept nogil:
+    """Smallest o >= 0 with 0 <= o*step + offset, for the valid output range along one axis."""
+    if offset >= 0:
+        return 0
+    return (-offset + step - 1) // step
+
+
+cdef inline Py_ssize_t _end_valid(Py_ssize_t offset, Py_ssize_t step, Py_ssize_t size,
+                                  Py_ssize_t n_out) noexcept nogil:
+    """One past the largest o < n_out with o*step + offset < size."""
+    cdef Py_ssize_t end
+    if size - offset <= 0:
+        return 0
+    end = (size - offset + step - 1) // step
+    return end if end < n_out else n_out
+
+
+def _check_unit_stride(str op, Py_ssize_t size, Py_ssize_t stride, Py_ssize_t itemsize):
+    # cols is a strided memoryview (so it can be a swapaxes view), but the loops below walk
+    # its last axis with a plain pointer, which needs that axis to be contiguous.
+    if stride != itemsize and size > 1:
+        raise ValueError(f"{op}: cols must be contiguous along its last axis (stride {stride})")
+
+
+def _check_geometry(str op, tuple x_shape, tuple cols_shape, tuple kernel_size, tuple stride,
+                    tuple padding):
+    N, C, H, W = x_shape
+    KH, KW = kernel_size
+    sh, sw = stride
+    ph, pw = padding
+    if KH < 1 or KW < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0:
+        raise ValueError(f"{op}: bad kernel_size {kernel_size}, stride {stride} or padding "
+                         f"{padding}")
+    if H + 2 * ph < KH or W + 2 * pw < KW:
+        raise ValueError(f"{op}: kernel {kernel_size} is larger than the padded input "
+                         f"{(H + 2 * ph, W + 2 * pw)}")
+    OH = (H + 2 * ph - KH) // sh + 1
+    OW = (W + 2 * pw - KW) // sw + 1
+    expected = (N, C * KH * KW, OH * OW)
+    if cols_shape != expected:
+        raise ValueError(f"{op}: cols {cols_shape} should be {expected} for input {x_shape}, "
+                         f"kernel {kernel_size}, stride {stride}, padding {padding}")
+    return OH, OW
+
+
+def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_size,
+           tuple stride, tuple padding):
+    """Fill cols[n, (c*KH + i)*KW + j, oh*OW + ow] = x_padded[n, c, oh*sh + i, ow*sw + j].
+
+    x: (N, C, H, W) C-contiguous.  cols: (N, C*KH*KW, OH*OW), contiguous along its last axis
+    only, so it may be a swapaxes(0, 1) view of a (C*KH*KW, N, OH*OW) buffer: then one GEMM
+    covers the whole batch. Every element of cols is written (padding positions get 0).
+
+    Parallel over the N*C (image, channel) planes; each plane owns KH*KW rows of cols.
+    For each kernel offset (i, j) the valid output range [oh0, oh1) x [ow0, ow1) is computed
+    once, so the inner loop has no bounds tests (and is a memcpy when sw == 1).
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
+    _check_unit_stride("im2col", cols.shape[2], cols.strides[2], sizeof(floating))
+    OH_, OW_ = _check_geometry("im2col", (N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
+                               stride, padding)
+    cdef Py_ssize_t OH = OH_, OW = OW_
+    cdef Py_ssize_t plane, n, c, i, j, row, oh, ow, oh0, oh1, ow0, ow1, ih, iw0
+    cdef floating* dst
+    cdef const floating* src
+    with nogil:
+        for plane in prange(N * C, schedule="static"):
+            n = plane // C
+            c = plane % C
+            for i in range(KH):
+                oh0 = _first_valid(i - ph, sh, H)
+                oh1 = _end_valid(i - ph, sh, H, OH)
+                for j in range(KW):
+                    row = (c * KH + i) * KW + j
+                    ow0 = _first_valid(j - pw, sw, W)
+                    ow1 = _end_valid(j - pw, sw, W, OW)
+                    if oh1 <= oh0 or ow1 <= ow0:
+                        memset(&cols[n, row, 0], 0, OH * OW * sizeof(floating))
+                        continue
+                    if oh0 > 0:
+                        memset(&cols[n, row, 0], 0, oh0 * OW * sizeof(floating))
+                    if oh1 < OH:
+                        memset(&cols[n, row, oh1 * OW], 0, (OH - oh1) * OW * sizeof(floating))
+                    for oh in range(oh0, oh1):
+                        ih = oh * sh - ph + i
+                        dst = &cols[n, row, oh * OW]
+                        iw0 = ow0 * sw - pw + j
+                        src = &x[n, c, ih, iw0]
+                        for ow in range(ow0):
+                            dst[ow] = 0
+                        if sw == 1:
+                            memcpy(dst + ow0, src, (ow1 - ow0) * sizeof(floating))
+                        else:
+                            for ow in range(ow1 - ow0):
+                                dst[ow0 + ow] = src[ow * sw]
+                        for ow in range(ow1, OW):
+                            dst[ow] = 0
+
+
+def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel_size,
+           tuple stride, tuple padding):
+    """Adjoint of im2col: gx[n, c, ih, iw] = sum of the cols entries im2col copied from there.
+
+    cols: (N, C*KH*KW, OH*OW), contiguous along its last axis only.  gx: (N, C, H, W)
+    C-contiguous; overwritten (zeroed first), so it may be np.empty. Padding positions are
+    simply never written, and pixels no window reaches (H + 2p - K not a multiple of the
+    stride) stay 0.
+
+    Parallel over the N*C planes: plane (n, c) reads only its own KH*KW rows of cols and writes
+    only gx[n, c], so overlapping windows accumulate without races.
+    """
+    cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
+    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
+    _check_unit_stride("col2im", cols.shape[2], cols.strides[2], sizeof(floating))
+    OH_, OW_ = _check_geometry("col2im", (N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
+                               stride, padding)
+    cdef Py_ssize_t OH = OH_, OW = OW_
+    cdef Py_ssize_t plane, n, c, i, j, row, oh, ow, oh0, oh1, ow0, ow1, ih, iw0
+    cdef floating* dst
+    cdef const floating* src
+    with nogil:
+        for plane in prange(N * C, schedule="static"):
+            n = plane // C
+            c = plane % C
+            memset(&gx[n, c, 0, 0], 0, H * W * sizeof(floating))
+            for i in range(KH):
+                oh0 = _first_valid(i - ph, sh, H)
+                oh1 = _end_valid(i - ph, sh, H, OH)
+                for j in range(KW):
+                    row = (c * KH + i) * KW + j
+                    ow0 = _first_valid(j - pw, sw, W)
+                    ow1 = _end_valid(j - pw, sw, W, OW)
+                    for oh in range(oh0, oh1):
+                        ih = oh * sh - ph + i
+                        iw0 = ow0 * sw - pw + j
+                        dst = &gx[n, c, ih, iw0]
+                        src = &cols[n, row, oh * OW + ow0]
+                        if sw == 1:
+                            for ow in range(ow1 - ow0):
+                                dst[ow] += src[ow]
+                        else:
+                            for ow in range(ow1 - ow0):
+                                dst[ow * sw] += src[ow]
+
+
+def swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floating[::1] bias=None):
+    """dst[b, a, :] = src[a, b, :] (+ bias[a]): the (O, N, L) <-> (N, O, L) shuffle around a
+    whole-batch GEMM, fused with the bias add. Parallel over dst's first axis."""
+    cdef Py_ssize_t A = src.shape[0], B = src.shape[1], L = src.shape[2]
+    if (dst.shape[0], dst.shape[1], dst.shape[2]) != (B, A, L):
+        raise ValueError(f"swap01: dst {(dst.shape[0], dst.shape[1], dst.shape[2])} should be {(B, A, L)} for src "
+                         f"{(src.shape[0], src.shape[1], src.shape[2])}")
+    if bias is not None and bias.shape[0] != A:
+        raise ValueError(f"swap01: bias has {bias.shape[0]} entries, expected {A}")
+    cdef bint has_bias = bias is not None
+    cdef Py_ssize_t a, b, l
+    cdef floating shift
+    with nogil:
+        for b in prange(B, schedule="static"):
+            for a in range(A):
+                if has_bias:
+                    shift = bias[a]
+                    for l in range(L):
+                        dst[b, a, l] = src[a, b, l] + shift
+                else:
+                    memcpy(&dst[b, a, 0], &src[a, b, 0], L * sizeof(floating))

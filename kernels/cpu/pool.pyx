@@ -1,0 +1,166 @@
+"""Direct max / average 2-D pooling, forward and backward, NCHW (Cython, OpenMP).
+
+PyTorch semantics: floor output size (ceil_mode=False); max pooling pads with -inf, so a window
+only ever looks at its real elements; average pooling divides by KH*KW (count_include_pad=True).
+Every (n, c) plane is independent, so each kernel runs prange over the N*C planes: the
+backward scatter-add stays inside one plane and never races. The wrappers check shapes and
+parameters with the GIL held; minigrad/backend/cpu.py has already made the inputs
+C-contiguous and allocated the outputs (which may be np.empty: every element is written).
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t
+from libc.string cimport memset
+
+
+def _check(str op, tuple x_shape, tuple y_shape, tuple kernel_size, tuple stride, tuple padding):
+    N, C, H, W = x_shape
+    KH, KW = kernel_size
+    sh, sw = stride
+    ph, pw = padding
+    if KH < 1 or KW < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0 or 2 * ph > KH or 2 * pw > KW:
+        raise ValueError(f"{op}: bad kernel_size {kernel_size}, stride {stride} or padding "
+                         f"{padding} (padding must be at most half the kernel)")
+    if H + 2 * ph < KH or W + 2 * pw < KW:
+        raise ValueError(f"{op}: kernel {kernel_size} is larger than the padded input "
+                         f"{(H + 2 * ph, W + 2 * pw)}")
+    expected = (N, C, (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1)
+    if y_shape != expected:
+        raise ValueError(f"{op}: output {y_shape} should be {expected} for input {x_shape}")
+
+
+def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+                       int64_t[:, :, :, ::1] argmax, tuple kernel_size, tuple stride,
+                       tuple padding):
+    """y[n, c, oh, ow] = max of the window at (oh*sh - ph, ow*sw - pw) clipped to the input;
+    argmax = its flat index h*W + w in the (n, c) plane. The first element of the clipped window
+    seeds the maximum and only a strictly larger value (or the first NaN) replaces it, which
+    gives the first maximum in row-major order and never points into the padding.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t OH = y.shape[2], OW = y.shape[3]
+    _check("max_pool2d_forward", (N, C, H, W), (y.shape[0], y.shape[1], y.shape[2], y.shape[3]), kernel_size, stride, padding)
+    if (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]) != (y.shape[0], y.shape[1], y.shape[2], y.shape[3]):
+        raise ValueError(f"max_pool2d_forward: argmax {(argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3])} and output "
+                         f"{(y.shape[0], y.shape[1], y.shape[2], y.shape[3])} differ")
+    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
+    cdef Py_ssize_t plane, n, c, oh, ow, h, w, h0, h1, w0, w1, best_index
+    cdef floating best, v
+    with nogil:
+        for plane in prange(N * C, schedule="static"):
+            n = plane // C
+            c = plane % C
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                h1 = min(h0 + KH, H)
+                h0 = max(h0, 0)
+                for ow in range(OW):
+                    w0 = ow * sw - pw
+                    w1 = min(w0 + KW, W)
+                    w0 = max(w0, 0)
+                    best = x[n, c, h0, w0]
+                    best_index = h0 * W + w0
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            v = x[n, c, h, w]
+                            if v > best or (v != v and best == best):
+                                best = v
+                                best_index = h * W + w
+                    y[n, c, oh, ow] = best
+                    argmax[n, c, oh, ow] = best_index
+
+
+def max_pool2d_backward(const floating[:, :, :, ::1] gy, const int64_t[:, :, :, ::1] argmax,
+                        floating[:, :, :, ::1] gx):
+    """gx[n, c].flat[argmax[n, c, oh, ow]] += gy[n, c, oh, ow]; gx is zeroed first.
+
+    Overlapping windows that share a maximum accumulate. An argmax outside [0, H*W) is skipped
+    and reported as ValueError afterwards (it cannot come from max_pool2d_forward).
+    """
+    cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
+    cdef Py_ssize_t OH = gy.shape[2], OW = gy.shape[3]
+    if ((gy.shape[0], gy.shape[1]) != (N, C) or (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]) != (gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3])):
+        raise ValueError(f"max_pool2d_backward: grad_output {(gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3])}, argmax "
+                         f"{(argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3])} and input {(N, C, H, W)} do not match")
+    cdef Py_ssize_t plane, n, c, oh, ow, k
+    cdef Py_ssize_t HW = H * W
+    cdef int bad = 0
+    cdef floating* dst
+    with nogil:
+        for plane in prange(N * C, schedule="static"):
+            n = plane // C
+            c = plane % C
+            dst = &gx[n, c, 0, 0]
+            memset(dst, 0, HW * sizeof(floating))
+            for oh in range(OH):
+                for ow in range(OW):
+                    k = argmax[n, c, oh, ow]
+                    if k < 0 or k >= HW:
+                        bad += 1
+                    else:
+                        dst[k] += gy[n, c, oh, ow]
+    if bad:
+        raise ValueError(f"max_pool2d_backward: {bad} argmax entries lie outside the "
+                         f"{H}x{W} input plane")
+
+
+def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+                       tuple kernel_size, tuple stride, tuple padding):
+    """y[n, c, oh, ow] = (sum of the window's real elements) / (KH*KW); padding counts as 0."""
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t OH = y.shape[2], OW = y.shape[3]
+    _check("avg_pool2d_forward", (N, C, H, W), (y.shape[0], y.shape[1], y.shape[2], y.shape[3]), kernel_size, stride, padding)
+    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
+    cdef Py_ssize_t plane, n, c, oh, ow, h, w, h0, h1, w0, w1
+    cdef floating total
+    cdef floating scale = 1.0 / (KH * KW)
+    with nogil:
+        for plane in prange(N * C, schedule="static"):
+            n = plane // C
+            c = plane % C
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                h1 = min(h0 + KH, H)
+                h0 = max(h0, 0)
+                for ow in range(OW):
+                    w0 = ow * sw - pw
+                    w1 = min(w0 + KW, W)
+                    w0 = max(w0, 0)
+                    total = 0
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            total = total + x[n, c, h, w]
+                    y[n, c, oh, ow] = total * scale
+
+
+def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] gx,
+                        tuple kernel_size, tuple stride, tuple padding):
+    """gx[n, c, h, w] = sum over the windows containing (h, w) of gy / (KH*KW); gx zeroed first."""
+    cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
+    cdef Py_ssize_t OH = gy.shape[2], OW = gy.shape[3]
+    _check("avg_pool2d_backward", (N, C, H, W), (gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3]), kernel_size, stride,
+           padding)
+    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
+    cdef Py_ssize_t plane, n, c, oh, ow, h, w, h0, h1, w0, w1
+    cdef floating share
+    cdef floating scale = 1.0 / (KH * KW)
+    with nogil:
+        for plane in prange(N * C, schedule="static"):
+            n = plane // C
+            c = plane % C
+            memset(&gx[n, c, 0, 0], 0, H * W * sizeof(floating))
+            for oh in range(OH):
+                h0 = oh * sh - ph
+                h1 = min(h0 + KH, H)
+                h0 = max(h0, 0)
+                for ow in range(OW):
+                    w0 = ow * sw - pw
+                    w1 = min(w0 + KW, W)
+                    w0 = max(w0, 0)
+                    share = gy[n, c, oh, ow] * scale
+                    for h in range(h0, h1):
+                        for w in range(w0, w1):
+                            gx[n, c, h, w] += share

@@ -1,0 +1,202 @@
+"""CPU kernel interface: the compiled Cython kernels where they were built, numpy otherwise.
+
+Each op is served by minigrad.kernels.cpu.<module> (gemm, conv, pool) when that extension
+imports, else by backend/reference.py; kernel_sources() says which. MINIGRAD_DISABLE_EXT=1 (read
+at import) forces the reference everywhere. Convolution here is the reference's im2col + GEMM
+with the im2col/col2im in Cython and the GEMM from this module's matmul, laid out so that one
+GEMM covers the whole batch (see _conv_cols).
+"""
+
+import importlib
+import os
+import warnings
+
+import numpy as np
+
+from minigrad.backend import reference
+
+OPS = {
+    "matmul": "gemm",
+    "conv2d_forward": "conv",
+    "conv2d_grad_input": "conv",
+    "conv2d_grad_weight": "conv",
+    "max_pool2d_forward": "pool",
+    "max_pool2d_backward": "pool",
+    "avg_pool2d_forward": "pool",
+    "avg_pool2d_backward": "pool",
+}
+# What each compiled module must provide to be used.
+_REQUIRED = {
+    "gemm": ("matmul",),
+    "conv": ("im2col", "col2im", "swap01"),
+    "pool": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+             "avg_pool2d_backward"),
+}
+
+
+def _extensions_disabled():
+    return os.environ.get("MINIGRAD_DISABLE_EXT", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _load(name):
+    """The compiled module minigrad.kernels.cpu.<name>, or None if it is absent or incomplete."""
+    try:
+        module = importlib.import_module(f"minigrad.kernels.cpu.{name}")
+    except ImportError:
+        return None
+    return module if all(hasattr(module, f) for f in _REQUIRED[name]) else None
+
+
+DISABLED = _extensions_disabled()
+_modules = {} if DISABLED else {name: _load(name) for name in _REQUIRED}
+_gemm = _modules.get("gemm")
+_conv = _modules.get("conv")
+_pool = _modules.get("pool")
+
+_missing = sorted(name for name in _REQUIRED if _modules.get(name) is None)
+if _missing and not DISABLED:
+    # Module-level code runs once per process, so this warns once.
+    _ops = ", ".join(op for op, module in OPS.items() if module in _missing)
+    warnings.warn(
+        f"minigrad: compiled CPU kernels {', '.join('minigrad.kernels.cpu.' + m for m in _missing)} "
+        f"not available; falling back to the numpy reference kernels for {_ops}. "
+        "Build them with `python setup.py build_ext --inplace` or `pip install -e .`.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+
+def kernel_sources() -> dict:
+    """Op name -> "cython" or "reference": which implementation serves each op."""
+    return {op: "reference" if _modules.get(module) is None else "cython"
+            for op, module in OPS.items()}
+
+
+def matmul(a, b, *, trans_a=False, trans_b=False):
+    """op(a) @ op(b) with numpy batch broadcasting; see reference.matmul."""
+    if _gemm is None:
+        return reference.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+    reference.check_matmul_args(a, b, trans_a, trans_b)
+    return _gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+
+
+def _gemm_2d(a, b, *, trans_a=False, trans_b=False):
+    """Plain 2-D GEMM for the conv internals (arguments already known to be valid)."""
+    if _gemm is None:
+        return np.matmul(a.T if trans_a else a, b.T if trans_b else b)
+    return _gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+
+
+def _contiguous(a):
+    """a itself when already C-contiguous (the common case), else a C-contiguous copy."""
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _conv_cols(x, kernel_size, stride, padding, out_hw):
+    """im2col of the whole batch as one (C*KH*KW, N*OH*OW) matrix.
+
+    Column n*L + l holds image n's window at output pixel l (L = OH*OW). Putting the images side
+    by side makes each conv GEMM a single large product (O x K times K x N*L) instead of N small
+    ones, which keeps the GEMM efficient for the small images of a typical CNN.
+    """
+    N, C = x.shape[:2]
+    K = C * kernel_size[0] * kernel_size[1]
+    L = out_hw[0] * out_hw[1]
+    cols = np.empty((K, N, L), dtype=x.dtype)
+    _conv.im2col(x, cols.swapaxes(0, 1), tuple(kernel_size), tuple(stride), tuple(padding))
+    return cols.reshape(K, N * L)
+
+
+def _images_last(gy):
+    """(N, O, OH, OW) -> (O, N*OH*OW): gy in the column order of _conv_cols."""
+    N, O, OH, OW = gy.shape
+    gy_t = np.empty((O, N, OH * OW), dtype=gy.dtype)
+    _conv.swap01(gy.reshape(N, O, OH * OW), gy_t)
+    return gy_t.reshape(O, N * OH * OW)
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """y = x * w (+ b); see reference.conv2d_forward."""
+    if _conv is None:
+        return reference.conv2d_forward(x, w, b, stride, padding)
+    OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
+    x, w = _contiguous(x), _contiguous(w)
+    N, O = x.shape[0], w.shape[0]
+    cols = _conv_cols(x, w.shape[2:], stride, padding, (OH, OW))
+    y_t = _gemm_2d(w.reshape(O, -1), cols)  # (O, N*L)
+    y = np.empty((N, O, OH, OW), dtype=x.dtype)
+    bias = None if b is None else _contiguous(b)
+    _conv.swap01(y_t.reshape(O, N, OH * OW), y.reshape(N, O, OH * OW), bias)
+    return y
+
+
+def conv2d_grad_input(gy, w, x_shape, stride, padding):
+    """Gradient of conv2d_forward with respect to x; see reference.conv2d_grad_input."""
+    if _conv is None:
+        return reference.conv2d_grad_input(gy, w, x_shape, stride, padding)
+    reference.check_conv_grad_input_args(gy, w, x_shape, stride, padding)
+    gy, w = _contiguous(gy), _contiguous(w)
+    N, O, OH, OW = gy.shape
+    K = w.shape[1] * w.shape[2] * w.shape[3]
+    gcols = _gemm_2d(w.reshape(O, K), _images_last(gy), trans_a=True)  # (K, N*L)
+    gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _conv.col2im(gcols.reshape(K, N, OH * OW).swapaxes(0, 1), gx, tuple(w.shape[2:]),
+                 tuple(stride), tuple(padding))
+    return gx
+
+
+def conv2d_grad_weight(x, gy, w_shape, stride, padding):
+    """Gradient of conv2d_forward with respect to w; see reference.conv2d_grad_weight."""
+    if _conv is None:
+        return reference.conv2d_grad_weight(x, gy, w_shape, stride, padding)
+    reference.check_conv_grad_weight_args(x, gy, w_shape, stride, padding)
+    x, gy = _contiguous(x), _contiguous(gy)
+    cols = _conv_cols(x, w_shape[2:], stride, padding, gy.shape[2:])  # (K, N*L)
+    gw = _gemm_2d(_images_last(gy), cols, trans_b=True)  # (O, K)
+    return gw.reshape(tuple(w_shape))
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding):
+    """(y, argmax) of max pooling; see reference.max_pool2d_forward."""
+    if _pool is None:
+        return reference.max_pool2d_forward(x, kernel_size, stride, padding)
+    OH, OW = reference.check_pool_forward_args("max_pool2d_forward", x, kernel_size, stride,
+                                               padding)
+    x = _contiguous(x)
+    y = np.empty(x.shape[:2] + (OH, OW), dtype=x.dtype)
+    argmax = np.empty(y.shape, dtype=np.int64)
+    _pool.max_pool2d_forward(x, y, argmax, tuple(kernel_size), tuple(stride), tuple(padding))
+    return y, argmax
+
+
+def max_pool2d_backward(gy, argmax, x_shape, kernel_size, stride, padding):
+    """Scatter-add of gy to the argmax positions; see reference.max_pool2d_backward."""
+    if _pool is None:
+        return reference.max_pool2d_backward(gy, argmax, x_shape, kernel_size, stride, padding)
+    reference.check_max_pool_backward_args(gy, argmax, x_shape, kernel_size, stride, padding)
+    gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _pool.max_pool2d_backward(_contiguous(gy), _contiguous(argmax), gx)
+    return gx
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding):
+    """Average pooling; see reference.avg_pool2d_forward."""
+    if _pool is None:
+        return reference.avg_pool2d_forward(x, kernel_size, stride, padding)
+    OH, OW = reference.check_pool_forward_args("avg_pool2d_forward", x, kernel_size, stride,
+                                               padding)
+    x = _contiguous(x)
+    y = np.empty(x.shape[:2] + (OH, OW), dtype=x.dtype)
+    _pool.avg_pool2d_forward(x, y, tuple(kernel_size), tuple(stride), tuple(padding))
+    return y
+
+
+def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
+    """Gradient of average pooling; see reference.avg_pool2d_backward."""
+    if _pool is None:
+        return reference.avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding)
+    reference.check_avg_pool_backward_args(gy, x_shape, kernel_size, stride, padding)
+    gx = np.empty(tuple(x_shape), dtype=gy.dtype)
+    _pool.avg_pool2d_backward(_contiguous(gy), gx, tuple(kernel_size), tuple(stride),
+                              tuple(padding))
+    return gx
