@@ -84,10 +84,11 @@ static int mg_gemm_have_openmp(void)
 #endif
 }
 
-/* Per-thread, grow-only, 64-byte aligned scratch: which = 0 for A panels, 1 for B. */
-static MG_TLS void *mg_tls_raw[2];
-static MG_TLS void *mg_tls_buf[2];
-static MG_TLS size_t mg_tls_cap[2];
+/* Per-thread, grow-only, 64-byte aligned scratch: which = 0 A panels, 1 B panels,
+ * 2 a split-K partial product. */
+static MG_TLS void *mg_tls_raw[3];
+static MG_TLS void *mg_tls_buf[3];
+static MG_TLS size_t mg_tls_cap[3];
 
 static void *mg_pack_buffer(int which, size_t bytes)
 {

@@ -88,9 +88,13 @@ static void MG_FN(mg_pack_b)(ptrdiff_t kc, ptrdiff_t nc, const MG_T *B, ptrdiff_
     }
 }
 
-/* Macro-kernel: C(0:mc, 0:nc) (+)= packed A block * packed B block. */
+/* Macro-kernel: C(0:mc, 0:nc) (+)= packed A block * packed B block, where
+ * C(i, j) = C[i*rsc + j*csc].  Full tiles of a row-major C (csc == 1) go straight to
+ * the micro-kernel; ragged tiles and transposed C (csc != 1, used when the driver
+ * swapped the operands) go through the scratch tile and a strided copy. */
 static void MG_FN(mg_macro)(const mg_gemm_cfg *cfg, ptrdiff_t mc, ptrdiff_t nc, ptrdiff_t kc,
-                            const MG_T *pa, const MG_T *pb, MG_T *C, ptrdiff_t ldc, int acc)
+                            const MG_T *pa, const MG_T *pb, MG_T *C, ptrdiff_t rsc,
+                            ptrdiff_t csc, int acc)
 {
     const int mr = cfg->mr, nr = cfg->nr;
     const MG_T *a;
@@ -104,14 +108,16 @@ static void MG_FN(mg_macro)(const mg_gemm_cfg *cfg, ptrdiff_t mc, ptrdiff_t nc, 
         for (ir = 0; ir < mc; ir += mr) {
             m = mg_min(mr, mc - ir);
             a = pa + ir * kc;
-            c = C + ir * ldc + jr;
-            if (m == mr && n == nr) {
-                cfg->MG_KFIELD(kc, a, b, c, ldc, acc);
+            c = C + ir * rsc + jr * csc;
+            if (m == mr && n == nr && csc == 1) {
+                cfg->MG_KFIELD(kc, a, b, c, rsc, acc);
             } else {
                 cfg->MG_KFIELD(kc, a, b, tile, nr, 0);
                 for (i = 0; i < m; i++)
-                    for (j = 0; j < n; j++)
-                        c[i * ldc + j] = (acc ? c[i * ldc + j] : (MG_T)0) + tile[i * nr + j];
+                    for (j = 0; j < n; j++) {
+                        MG_T *cij = c + i * rsc + j * csc;
+                        *cij = (acc ? *cij : (MG_T)0) + tile[i * nr + j];
+                    }
             }
         }
     }
@@ -120,18 +126,22 @@ static void MG_FN(mg_macro)(const mg_gemm_cfg *cfg, ptrdiff_t mc, ptrdiff_t nc, 
 /* One thread, one matrix.  Returns 0, or -1 if a pack buffer could not be allocated. */
 static int MG_FN(mg_gemm_serial)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                                  const MG_T *A, ptrdiff_t rsa, ptrdiff_t csa, const MG_T *B,
-                                 ptrdiff_t rsb, ptrdiff_t csb, MG_T *C, ptrdiff_t ldc)
+                                 ptrdiff_t rsb, ptrdiff_t csb, MG_T *C, ptrdiff_t rsc,
+                                 ptrdiff_t csc)
 {
     const int mr = cfg->mr, nr = cfg->nr;
     const ptrdiff_t MC = mg_min(cfg->mc, mg_round_up(M, mr));
-    const ptrdiff_t KC = mg_min(cfg->kc, K);
+    /* equal k blocks (e.g. K = 288 -> 2 x 144, not 256 + 32): a short last block would
+     * pay a full extra read-modify-write of C for little work */
+    const ptrdiff_t KC = mg_round_up((K + (K + cfg->kc - 1) / cfg->kc - 1) / ((K + cfg->kc - 1) / cfg->kc), 4);
     const ptrdiff_t NC = mg_min(cfg->nc, mg_round_up(N, nr));
-    ptrdiff_t jc, pc, ic, i;
+    ptrdiff_t jc, pc, ic, i, j;
     MG_T *pa, *pb;
 
     if (M <= 0 || N <= 0) return 0;
     if (K <= 0) {
-        for (i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(MG_T));
+        for (i = 0; i < M; i++)
+            for (j = 0; j < N; j++) C[i * rsc + j * csc] = (MG_T)0;
         return 0;
     }
     pa = (MG_T *)mg_pack_buffer(0, (size_t)(MC * KC) * sizeof(MG_T));
@@ -146,27 +156,57 @@ static int MG_FN(mg_gemm_serial)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t 
             for (ic = 0; ic < M; ic += MC) {
                 const ptrdiff_t mc = mg_min(MC, M - ic);
                 MG_FN(mg_pack_a)(mc, kc, A + ic * rsa + pc * csa, rsa, csa, pa, mr);
-                MG_FN(mg_macro)(cfg, mc, nc, kc, pa, pb, C + ic * ldc + jc, ldc, pc > 0);
+                MG_FN(mg_macro)(cfg, mc, nc, kc, pa, pb, C + ic * rsc + jc * csc, rsc, csc, pc > 0);
             }
         }
     }
     return 0;
 }
 
-/* One matrix on up to nt threads: split C into disjoint strips (see gemm_driver.h). */
+/* One matrix on up to nt threads.  C(i, j) = C[i*rsc + j*csc].
+ *
+ * Operand swap: C = A B is computed as C^T = B^T A^T (same arrays, strides exchanged,
+ * C written transposed through the scratch tile) when that wastes much less of the
+ * MR x NR register tile, e.g. N = 10 or 9 against NR = 32.
+ * Threads: C is cut into nt strips along M or N (whole MR/NR units), or K is split and
+ * the partial products summed, whichever gives the fewest tile-k steps per thread. */
 static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                               const MG_T *A, ptrdiff_t rsa, ptrdiff_t csa, const MG_T *B,
-                              ptrdiff_t rsb, ptrdiff_t csb, MG_T *C, int nt)
+                              ptrdiff_t rsb, ptrdiff_t csb, MG_T *C, ptrdiff_t rsc,
+                              ptrdiff_t csc, int nt, int may_swap)
 {
-    int err = 0;
-    const int split_m = M >= N;
-    const ptrdiff_t unit = split_m ? cfg->mr : cfg->nr;
-    const ptrdiff_t units = ((split_m ? M : N) + unit - 1) / unit;
-    ptrdiff_t chunk;
-    if (nt > units) nt = (int)units;
+    const ptrdiff_t mr = cfg->mr, nr = cfg->nr;
+    int err = 0, how;
+    ptrdiff_t tm, tn, chunk;
+    double cost_m, cost_n, cost_k;
+    MG_T *part[64];
+    if (may_swap) {
+        const double eff = (double)M / mg_round_up(M, mr) * (double)N / mg_round_up(N, nr);
+        const double eff_sw = (double)N / mg_round_up(N, mr) * (double)M / mg_round_up(M, nr);
+        if (eff_sw > 1.25 * eff)
+            return MG_FN(mg_gemm_one)(cfg, N, M, K, B, csb, rsb, A, csa, rsa, C, csc, rsc, nt, 0);
+    }
+    if (nt > 64) nt = 64;
     if (nt <= 1 || (double)M * (double)N * (double)K < (double)MG_PAR_MIN_WORK)
-        return MG_FN(mg_gemm_serial)(cfg, M, N, K, A, rsa, csa, B, rsb, csb, C, N);
-    chunk = (units + nt - 1) / nt * unit;
+        return MG_FN(mg_gemm_serial)(cfg, M, N, K, A, rsa, csa, B, rsb, csb, C, rsc, csc);
+    tm = (M + mr - 1) / mr;
+    tn = (N + nr - 1) / nr;
+    /* cost in micro-tile k-steps on the busiest thread; a K split also pays a reduction */
+    cost_m = (double)((tm + nt - 1) / nt) * tn * K;
+    cost_n = (double)tm * ((tn + nt - 1) / nt) * K;
+    cost_k = K >= 512 * nt ? (double)tm * tn * ((K + nt - 1) / nt + 8 * nt) : 1e300;
+    how = cost_m <= cost_n && cost_m <= cost_k ? 0 : (cost_n <= cost_k ? 1 : 2);
+    if (how == 0) {
+        if (nt > tm) nt = (int)tm;
+        chunk = (tm + nt - 1) / nt * mr;
+    } else if (how == 1) {
+        if (nt > tn) nt = (int)tn;
+        chunk = (tn + nt - 1) / nt * nr;
+    } else {
+        chunk = mg_round_up((K + nt - 1) / nt, 8);
+    }
+    if (nt <= 1)
+        return MG_FN(mg_gemm_serial)(cfg, M, N, K, A, rsa, csa, B, rsb, csb, C, rsc, csc);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
@@ -176,18 +216,35 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
 #else
         const int t = 0;
 #endif
-        ptrdiff_t lo = t * chunk, hi;
+        const ptrdiff_t lo = t * chunk;
         int e = 0;
-        if (split_m) {
-            hi = mg_min(M, lo + chunk);
+        if (how == 0) {
+            const ptrdiff_t hi = mg_min(M, lo + chunk);
             if (lo < hi)
                 e = MG_FN(mg_gemm_serial)(cfg, hi - lo, N, K, A + lo * rsa, rsa, csa, B, rsb,
-                                          csb, C + lo * N, N);
-        } else {
-            hi = mg_min(N, lo + chunk);
+                                          csb, C + lo * rsc, rsc, csc);
+        } else if (how == 1) {
+            const ptrdiff_t hi = mg_min(N, lo + chunk);
             if (lo < hi)
                 e = MG_FN(mg_gemm_serial)(cfg, M, hi - lo, K, A, rsa, csa, B + lo * csb, rsb,
-                                          csb, C + lo, N);
+                                          csb, C + lo * csc, rsc, csc);
+        } else {
+            /* thread 0 writes C, the others a private M x N partial (K range may be empty:
+             * then the partial is zeroed by the K <= 0 path) */
+            const ptrdiff_t hi = mg_min(K, lo + chunk);
+            const ptrdiff_t kk = hi > lo ? hi - lo : 0;
+            const ptrdiff_t k0 = hi > lo ? lo : 0;
+            if (t == 0) {
+                part[0] = C;
+                e = MG_FN(mg_gemm_serial)(cfg, M, N, kk, A + k0 * csa, rsa, csa, B + k0 * rsb,
+                                          rsb, csb, C, rsc, csc);
+            } else {
+                part[t] = (MG_T *)mg_pack_buffer(2, (size_t)(M * N) * sizeof(MG_T));
+                if (!part[t]) e = -1;
+                else
+                    e = MG_FN(mg_gemm_serial)(cfg, M, N, kk, A + k0 * csa, rsa, csa,
+                                              B + k0 * rsb, rsb, csb, part[t], N, 1);
+            }
         }
         if (e) {
 #ifdef _OPENMP
@@ -195,6 +252,13 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
 #endif
             err = e;
         }
+    }
+    if (how == 2 && !err) {
+        ptrdiff_t i, j;
+        int t;
+        for (t = 1; t < nt; t++)
+            for (i = 0; i < M; i++)
+                for (j = 0; j < N; j++) C[i * rsc + j * csc] += part[t][i * N + j];
     }
     return err;
 }
@@ -221,8 +285,8 @@ static int MG_FN(mg_gemm_batched)(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptr
 #pragma omp parallel for schedule(static) num_threads(nt)
 #endif
         for (b = 0; b < batch; b++) {
-            int e = MG_FN(mg_gemm_serial)(cfg, M, N, K, A + aoff[b], rsa, csa, B + boff[b], rsb,
-                                          csb, C + b * M * N, N);
+            int e = MG_FN(mg_gemm_one)(cfg, M, N, K, A + aoff[b], rsa, csa, B + boff[b], rsb,
+                                       csb, C + b * M * N, N, 1, 1, 1);
             if (e) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -234,6 +298,6 @@ static int MG_FN(mg_gemm_batched)(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptr
     }
     for (b = 0; b < batch && !err; b++)
         err = MG_FN(mg_gemm_one)(cfg, M, N, K, A + aoff[b], rsa, csa, B + boff[b], rsb, csb,
-                                 C + b * M * N, nt);
+                                 C + b * M * N, N, 1, nt, 1);
     return err;
 }

@@ -147,6 +147,8 @@ def test_threads_and_batch_parallel(threads):
             check(rand(rng, (400, 300), dt), rand(rng, (300, 200), dt))   # split along M
             check(rand(rng, (30, 300), dt), rand(rng, (300, 900), dt))    # split along N
             check(rand(rng, (200, 24, 40), dt), rand(rng, (200, 40, 30), dt))  # batch-parallel
+            check(rand(rng, (20000, 30), dt), rand(rng, (20000, 9), dt), ta=True)  # split K
+            check(rand(rng, (3000, 10), dt), rand(rng, (12, 10), dt), tb=True)  # operand swap
     finally:
         gemm.set_num_threads(0)
 
