@@ -1,1 +1,51 @@
-"""minigrad: a small reverse-mode autograd tensor library."""
+"""minigrad: a small, readable reverse-mode autograd tensor library (PyTorch-shaped API).
+
+>>> import minigrad as mg
+>>> x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4., 6.], dtype=float32, device='cpu')
+"""
+
+import importlib
+
+from . import cuda  # noqa: F401
+from .autograd import (  # noqa: F401
+    Function, backward, detect_anomaly, enable_grad, grad, is_anomaly_enabled, is_grad_enabled,
+    no_grad, set_grad_enabled,
+)
+from .backend.device import Device  # noqa: F401
+from .backend.info import backend_info  # noqa: F401
+from .dtypes import bool, float32, float64, int64  # noqa: F401,A004
+from .factories import (  # noqa: F401
+    arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand, rand_like,
+    randint, randn, randn_like, zeros, zeros_like,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
+from .ops import (  # noqa: F401
+    abs, add, argmax, argmin, broadcast_to, cat, clamp, clip, clone, cos, div, eq, exp, expand,
+    flatten, ge, gt, le, leaky_relu, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean,
+    min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape, sigmoid, sign, sin, softmax,
+    sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, view, where,
+)
+from .random import manual_seed  # noqa: F401
+from .tensor import Tensor, from_numpy, is_tensor, tensor  # noqa: F401
+
+device = Device
+float = float32  # noqa: A001  (torch.float)
+double = float64
+long = int64
+
+__version__ = "0.1.0"
+
+_LAZY_MODULES = ("nn", "optim", "data", "viz", "serialization", "cli", "testing")
+
+
+def __getattr__(name):
+    # Subpackages load on first use, so `import minigrad` stays fast and a student can read
+    # the core without nn/optim in the way.
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".serialization", __name__), name)
+    raise AttributeError(f"module 'minigrad' has no attribute {name!r}")

@@ -1,0 +1,647 @@
+"""The autograd engine: graph nodes recorded on the forward pass, and an iterative
+reverse-topological walk that runs their backward functions.
+
+How the graph is built
+    Every op is a `Function` subclass. `Function.apply` runs `forward`, and when grad mode
+    is on and some input requires grad, it creates a `Node` and sets it as the outputs'
+    `grad_fn`. A node holds strong references to what produced its inputs (earlier nodes,
+    or leaf tensors whose `.grad` it will fill) and weak references to its own outputs, so
+    the graph has no reference cycles and is freed by reference counting alone.
+
+How backward runs (see `run_backward`)
+    1. Walk from the roots with an explicit stack (never recursion: a 100,000-op chain
+       must work) and count, for each node, how many consumers it has in this graph.
+    2. Start from the roots with their incoming gradients; a node runs only when all of
+       its consumers have run, so its gradient is complete (the sum over every use).
+    3. Each node's backward gets Tensors and returns Tensors, so with `create_graph=True`
+       the backward pass is itself recorded and can be differentiated again.
+"""
+
+import functools
+import threading
+import traceback
+import weakref
+
+# ---------------------------------------------------------------------------- grad mode
+
+
+class _State(threading.local):
+    grad_enabled = True
+    anomaly_enabled = False
+
+
+_state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops are recorded for backward right now (thread-local)."""
+    return _state.grad_enabled
+
+
+class _GradModeContext:
+    """Base of `no_grad`/`enable_grad`: a context manager that is also a decorator.
+
+    Both `@mg.no_grad()` and `@mg.no_grad` work, as in PyTorch.
+    """
+
+    _enabled = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        self._saved = []
+        if func is None:
+            return self
+        return self(func)
+
+    def __enter__(self):
+        self._saved.append(_state.grad_enabled)
+        _state.grad_enabled = self._enabled
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._saved.pop()
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with type(self)():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):  # noqa: N801  (PyTorch's name)
+    """Context manager / decorator: ops inside record no graph (inference, optimizer steps)."""
+
+    _enabled = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801
+    """Context manager / decorator: turn recording back on inside a `no_grad` block."""
+
+    _enabled = True
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801
+    """`with mg.set_grad_enabled(flag):` sets grad mode to `flag` inside the block."""
+
+    def __new__(cls, mode: bool):
+        self = super().__new__(cls)
+        self._enabled = bool(mode)
+        return self
+
+    def __call__(self, func):
+        mode = self._enabled
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+# ---------------------------------------------------------------------------- anomaly mode
+
+
+class detect_anomaly(_GradModeContext):  # noqa: N801
+    """Record where each op was called and make backward raise at the first NaN/Inf gradient.
+
+    Off by default; when off, the only cost is one flag check per op and per node.
+    """
+
+    def __enter__(self):
+        self._saved.append(_state.anomaly_enabled)
+        _state.anomaly_enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        _state.anomaly_enabled = self._saved.pop()
+        return False
+
+
+def is_anomaly_enabled() -> bool:
+    return _state.anomaly_enabled
+
+
+def _user_stack():
+    """The caller's stack without minigrad's own frames: where the user called the op."""
+    import os
+
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_stack()[:-1] if not os.path.abspath(f.filename).startswith(package_dir)]
+    return frames[-8:]
+
+
+# ---------------------------------------------------------------------------- version counter
+
+
+class VersionCounter:
+    """Shared by a tensor and its views; bumped by every in-place write."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+# ---------------------------------------------------------------------------- ctx and nodes
+
+_FREED_MESSAGE = (
+    "{op}: trying to backward through the graph a second time (or to access saved tensors "
+    "after they were freed). Saved values are freed by backward() and mg.grad(); pass "
+    "retain_graph=True to backward through the graph more than once."
+)
+
+
+class _SavedTensor:
+    """A tensor saved for backward, with the version it had then.
+
+    Outputs are held weakly (a strong reference would make the cycle node -> output ->
+    grad_fn -> node); their array is kept, and a stand-in Tensor is rebuilt if needed.
+    """
+
+    __slots__ = ("tensor", "ref", "array", "counter", "version", "node", "output_nr")
+
+    def __init__(self, tensor, is_output=False):
+        self.counter = tensor._version_counter
+        self.version = self.counter.value
+        if is_output:
+            self.tensor = None
+            self.ref = weakref.ref(tensor)
+            self.array = tensor._data
+            self.output_nr = tensor._output_nr
+        else:
+            self.tensor = tensor
+
+    def unpack(self, op_name, node=None):
+        if self.counter.value != self.version:
+            raise RuntimeError(
+                f"{op_name}: one of the tensors saved for backward has been modified by an "
+                f"in-place operation (its version is {self.counter.value}, expected "
+                f"{self.version}); use an out-of-place op or clone() it first"
+            )
+        if self.tensor is not None:
+            return self.tensor
+        tensor = self.ref()
+        if tensor is None:
+            from .tensor import Tensor
+
+            tensor = Tensor._make(self.array, requires_grad=node is not None,
+                                  version_counter=self.counter)
+            tensor.grad_fn, tensor._output_nr = node, self.output_nr
+        return tensor
+
+
+class Context:
+    """What one op application keeps between forward and backward.
+
+    Internal ops save by position: `ctx.save_inputs(0, 1)`, `ctx.save_outputs(0)`, read back
+    in backward as `ctx.saved_inputs` / `ctx.saved_outputs` (Tensors, version-checked).
+    `mg.Function` users call `ctx.save_for_backward(*tensors)` and read `ctx.saved_tensors`.
+    Plain attributes (`ctx.stride = ...`) hold anything else.
+    """
+
+    def __init__(self, device, needs_input_grad):
+        self.device = device
+        self.needs_input_grad = needs_input_grad
+        self._input_idx = ()
+        self._output_idx = ()
+        self._to_save = None
+        self._saved_inputs = None
+        self._saved_outputs = None
+        self._saved_tensors = None
+        self._freed = False
+        self._node = None
+
+    @property
+    def xp(self):
+        """The array module of this op's device (numpy or cupy)."""
+        return self.device.xp
+
+    @property
+    def kernels(self):
+        """The kernel module of this op's device (see backend/reference.py for the interface)."""
+        return self.device.kernels
+
+    def save_inputs(self, *indices):
+        self._input_idx = indices
+
+    def save_outputs(self, *indices):
+        self._output_idx = indices
+
+    def save_for_backward(self, *tensors):
+        self._to_save = tensors
+
+    def _check_not_freed(self):
+        if self._freed:
+            raise RuntimeError(_FREED_MESSAGE.format(op=self._node.name if self._node else "backward"))
+
+    def _unpack(self, saved):
+        self._check_not_freed()
+        if saved is None:
+            return ()
+        name = self._node.name if self._node else "backward"
+        return tuple(s.unpack(name, self._node) if s is not None else None for s in saved)
+
+    @property
+    def saved_inputs(self):
+        return self._unpack(self._saved_inputs)
+
+    @property
+    def saved_outputs(self):
+        return self._unpack(self._saved_outputs)
+
+    @property
+    def saved_tensors(self):
+        return self._unpack(self._saved_tensors)
+
+    def _release(self):
+        self._saved_inputs = self._saved_outputs = self._saved_tensors = None
+        self._freed = True
+
+
+class Node:
+    """One recorded op application: the `grad_fn` of its outputs.
+
+    `edges[i]` says where the gradient of input i goes: `(node, output_nr)` for a tensor
+    made by another op, `(leaf_tensor, None)` for a leaf that requires grad, or None.
+    """
+
+    __slots__ = ("fn", "ctx", "edges", "out_meta", "retained", "trace", "__weakref__")
+
+    def __init__(self, fn, ctx, edges, out_meta):
+        self.fn = fn
+        self.ctx = ctx
+        self.edges = edges
+        self.out_meta = out_meta  # (shape, dtype) per output, to make zero grads
+        self.retained = None  # output_nr -> weakref of a tensor that called retain_grad()
+        self.trace = _user_stack() if _state.anomaly_enabled else None
+
+    @property
+    def name(self):
+        return self.fn.__name__ + "Backward"
+
+    @property
+    def next_functions(self):
+        """PyTorch-style view of the graph: ((node_or_leaf, output_nr), ...)."""
+        return tuple(e if e is not None else (None, 0) for e in self.edges)
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+# ---------------------------------------------------------------------------- Function
+
+
+class Function:
+    """A differentiable op with a hand-written backward (PyTorch's `torch.autograd.Function`).
+
+    Subclass it with two static methods and call `.apply(...)`:
+
+    >>> class Cube(mg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):               # x is a Tensor; runs under no_grad
+    ...         ctx.save_for_backward(x)
+    ...         return x * x * x
+    ...     @staticmethod
+    ...     def backward(ctx, grad):           # grad: Tensor of the output's shape
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x * x * grad        # one gradient per forward argument
+    >>> y = Cube.apply(x)
+
+    Check a new Function with `mg.gradcheck` before trusting it.
+    """
+
+    # Internal ops (`Op`) work on raw arrays in forward; user Functions get Tensors.
+    _forward_on_arrays = False
+    # Shape ops whose output may be a view of input 0 set this.
+    _view_of_input0 = False
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor
+
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        device = _common_device(cls, tensors)
+        record = _state.grad_enabled and any(t.requires_grad for t in tensors)
+        ctx = Context(device, tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
+
+        if cls._forward_on_arrays:
+            raw = [a._data if isinstance(a, Tensor) else a for a in args]
+            result = cls.forward(ctx, *raw, **kwargs)
+            outputs = result if isinstance(result, tuple) else (result,)
+            out_tensors = tuple(Tensor._make(o, device) for o in outputs)
+        else:
+            with no_grad():
+                result = cls.forward(ctx, *args, **kwargs)
+            outputs = result if isinstance(result, tuple) else (result,)
+            for o in outputs:
+                if not isinstance(o, Tensor):
+                    raise TypeError(f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}")
+            # New output objects share the arrays and version counters of what forward returned.
+            out_tensors = tuple(Tensor._make(o._data, o.device, version_counter=o._version_counter)
+                                for o in outputs)
+
+        if cls._view_of_input0 and xp_may_share_memory(out_tensors[0]._data, args[0]._data):
+            # A view shares its base's version counter, so in-place writes through either
+            # are seen by backward checks on both.
+            out_tensors[0]._version_counter = args[0]._version_counter
+        if record:
+            _record(cls, ctx, args, out_tensors)
+        return out_tensors if isinstance(result, tuple) else out_tensors[0]
+
+
+class Op(Function):
+    """Base of minigrad's built-in ops: `forward(ctx, *arrays)` gets raw numpy/cupy arrays
+    (fast, no graph), `backward(ctx, *grads)` gets and returns Tensors (so it is itself
+    differentiable). One gradient per positional argument of forward (None where none)."""
+
+    _forward_on_arrays = True
+
+
+def xp_may_share_memory(a, b):
+    import numpy as np
+
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.may_share_memory(a, b)
+    return getattr(a, "data", None) is not None and getattr(a, "base", None) is not None
+
+
+def _common_device(fn, tensors):
+    from .backend.device import CPU
+
+    if not tensors:
+        return CPU
+    device = tensors[0].device
+    for t in tensors[1:]:
+        if t.device != device:
+            raise RuntimeError(
+                f"{fn.__name__}: expected all tensors on the same device, got {device} and {t.device}"
+            )
+    return device
+
+
+def _record(fn, ctx, args, outputs):
+    from .tensor import Tensor
+
+    edges = []
+    for a in args:
+        if isinstance(a, Tensor) and a.requires_grad:
+            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else (a, None))
+        else:
+            edges.append(None)
+    node = Node(fn, ctx, tuple(edges), tuple((o.shape, o.dtype) for o in outputs))
+    ctx._node = node
+    for i, out in enumerate(outputs):
+        if out.dtype.kind == "f":
+            out._requires_grad = True
+            out.grad_fn, out._output_nr = node, i
+    if ctx._input_idx:
+        ctx._saved_inputs = tuple(
+            _SavedTensor(args[i]) if isinstance(args[i], Tensor) else None for i in ctx._input_idx
+        )
+    if ctx._output_idx:
+        ctx._saved_outputs = tuple(_SavedTensor(outputs[i], is_output=True) for i in ctx._output_idx)
+    if ctx._to_save is not None:
+        by_id = {id(o): o for o in outputs}
+        ctx._saved_tensors = tuple(
+            None if t is None else _SavedTensor(by_id.get(id(t), t)) for t in ctx._to_save
+        )
+        ctx._to_save = None
+
+
+# ---------------------------------------------------------------------------- the engine
+
+
+def _check_grad(node, index, grad, edge_target):
+    """A backward result must match its input's shape; cast to the input's dtype."""
+    from .tensor import Tensor
+
+    if not isinstance(grad, Tensor):
+        raise TypeError(f"{node.name} returned a {type(grad).__name__} for input {index}; expected a Tensor or None")
+    target, output_nr = edge_target
+    shape, dtype = (target.shape, target.dtype) if output_nr is None else target.out_meta[output_nr]
+    if grad.shape != shape:
+        raise RuntimeError(
+            f"{node.name} returned an invalid gradient for input {index}: shape {grad.shape}, "
+            f"expected {shape}"
+        )
+    if grad.dtype != dtype:
+        grad = grad.to(dtype)
+    return grad
+
+
+def _check_finite(node, grad, index):
+    if not bool(grad.device.xp.isfinite(grad._data).all()):
+        where = "".join(traceback.format_list(node.trace)) if node.trace else "  (op created outside detect_anomaly)\n"
+        raise RuntimeError(
+            f"detect_anomaly: {node.name} returned a gradient with NaN/Inf for input {index}. "
+            f"The forward call of {node.fn.__name__} was:\n{where}"
+        )
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
+    """Backpropagate `root_grads` from `roots`.
+
+    Gradients accumulate into `.grad` of leaves; when `inputs` is given (mg.grad), they are
+    returned for those tensors instead and no `.grad` is touched.
+    """
+    from .tensor import Tensor
+
+    # Where to capture gradients for mg.grad: leaves by id, non-leaves by (node, output_nr).
+    captured = None
+    if inputs is not None:
+        captured = {}
+        capture_keys = [
+            (id(t), None) if t.grad_fn is None else (id(t.grad_fn), t._output_nr) for t in inputs
+        ]
+        wanted = set(capture_keys)
+
+    # 1. Count each node's consumers inside this graph (explicit stack, no recursion).
+    root_nodes = [t.grad_fn for t in roots if t.grad_fn is not None]
+    dependencies = {}
+    seen = set()
+    stack = []
+    for node in root_nodes:
+        if id(node) not in seen:
+            seen.add(id(node))
+            stack.append(node)
+    while stack:
+        node = stack.pop()
+        for edge in node.edges:
+            if edge is None or edge[1] is None:
+                continue
+            parent = edge[0]
+            dependencies[id(parent)] = dependencies.get(id(parent), 0) + 1
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+
+    pending = {}  # id(node) -> [node, [grad per output]]
+
+    def add_grad(edge, grad):
+        target, output_nr = edge
+        if output_nr is None:  # a leaf
+            key = (id(target), None)
+            if captured is not None:
+                if key in wanted:
+                    captured[key] = grad if key not in captured else captured[key] + grad
+                return
+            _accumulate_into_leaf(target, grad, create_graph)
+            return
+        entry = pending.get(id(target))
+        if entry is None:
+            entry = pending[id(target)] = [target, [None] * len(target.out_meta)]
+        slot = entry[1]
+        slot[output_nr] = grad if slot[output_nr] is None else slot[output_nr] + grad
+
+    with set_grad_enabled(create_graph):
+        for t, g in zip(roots, root_grads):
+            if t.grad_fn is not None:
+                add_grad((t.grad_fn, t._output_nr), g)
+            elif t.requires_grad:
+                add_grad((t, None), g)
+
+        ready = [n for n in root_nodes if dependencies.get(id(n), 0) == 0]
+        ready = list({id(n): n for n in ready}.values())
+        while ready:
+            node = ready.pop()
+            _, grads = pending.pop(id(node), (node, [None] * len(node.out_meta)))
+            grads = [
+                g if g is not None else Tensor._make(node.ctx.xp.zeros(shape, dtype), node.ctx.device)
+                for g, (shape, dtype) in zip(grads, node.out_meta)
+            ]
+            if node.retained:
+                for nr, ref in node.retained.items():
+                    t = ref()
+                    if t is not None:
+                        _accumulate_into_leaf(t, grads[nr], create_graph)
+            if captured is not None:
+                for nr, g in enumerate(grads):
+                    key = (id(node), nr)
+                    if key in wanted:
+                        captured[key] = g
+
+            ctx = node.ctx
+            input_grads = node.fn.backward(ctx, *grads)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) < len(node.edges):
+                input_grads = input_grads + (None,) * (len(node.edges) - len(input_grads))
+            if not retain_graph:
+                ctx._release()
+
+            for index, (edge, grad) in enumerate(zip(node.edges, input_grads)):
+                if edge is None or grad is None:
+                    if edge is not None and edge[1] is not None:
+                        _release_dependency(edge[0], dependencies, ready)
+                    continue
+                grad = _check_grad(node, index, grad, edge)
+                if _state.anomaly_enabled:
+                    _check_finite(node, grad, index)
+                add_grad(edge, grad)
+                if edge[1] is not None:
+                    _release_dependency(edge[0], dependencies, ready)
+
+    if captured is not None:
+        return [captured.get(key) for key in capture_keys]
+    return None
+
+
+def _release_dependency(node, dependencies, ready):
+    count = dependencies[id(node)] - 1
+    dependencies[id(node)] = count
+    if count == 0:
+        ready.append(node)
+
+
+def _accumulate_into_leaf(tensor, grad, create_graph):
+    from .tensor import Tensor
+
+    if create_graph:
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    elif tensor.grad is None:
+        # Copy: the incoming array may belong to another tensor (or to the user's `gradient`).
+        tensor.grad = Tensor._make(grad.device.xp.array(grad._data, copy=True), grad.device)
+    else:
+        tensor.grad._data = tensor.grad._data + grad._data
+
+
+def _root_grads(outputs, grad_outputs, op):
+    from .tensor import Tensor
+
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(
+                    f"{op}: grad can be implicitly created only for scalar outputs; output {i} "
+                    f"has shape {out.shape}, so pass a gradient of that shape"
+                )
+            g = Tensor._make(out.device.xp.ones(out.shape, out.dtype), out.device)
+        elif not isinstance(g, Tensor):
+            g = Tensor._make(out.device.xp.asarray(g, dtype=out.dtype), out.device)
+        if g.shape != out.shape:
+            raise RuntimeError(f"{op}: gradient has shape {g.shape} but output {i} has shape {out.shape}")
+        grads.append(g)
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate d(tensors)/d(leaf) into every leaf's `.grad` (see `Tensor.backward`)."""
+    from .tensor import Tensor
+
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,) * len(tensors) if grad_tensors is None else (grad_tensors,)
+    for t in tensors:
+        if not t.requires_grad:
+            raise RuntimeError(
+                "backward: element 0 of tensors does not require grad and does not have a grad_fn"
+            )
+    grads = _root_grads(tensors, grad_tensors, "backward")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    run_backward(tensors, grads, retain_graph=retain_graph, create_graph=create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of `outputs` w.r.t. `inputs`, returned (not accumulated), as
+    `torch.autograd.grad`. With `create_graph=True` the result can be differentiated again."""
+    from .tensor import Tensor
+
+    single_output = isinstance(outputs, Tensor)
+    outputs = (outputs,) if single_output else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,) * len(outputs) if grad_outputs is None else (grad_outputs,)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    for i, o in enumerate(outputs):
+        if not o.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad and does not have a grad_fn")
+    grads = _root_grads(outputs, grad_outputs, "grad")
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    result = run_backward(outputs, grads, retain_graph=retain_graph, create_graph=create_graph,
+                          inputs=inputs)
+    for i, g in enumerate(result):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} was not used in the graph of the outputs; pass allow_unused=True "
+                "to get None for it"
+            )
+        if g is not None and not create_graph:
+            result[i] = g.detach()
+    return tuple(result)
+

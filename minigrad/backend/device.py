@@ -1,0 +1,107 @@
+"""Devices: where a tensor's array lives, and which array module (numpy or cupy) and which
+kernel module (backend.cpu / backend.cuda) serve it."""
+
+import functools
+
+import numpy as np
+
+
+class Device:
+    """A device, `Device("cpu")` or `Device("cuda:0")`; compares equal to its string."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu"):
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        if not isinstance(spec, str):
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {spec!r}")
+        name, _, index = spec.strip().lower().partition(":")
+        if name not in ("cpu", "cuda"):
+            raise ValueError(f"device: unknown device {spec!r} (expected 'cpu', 'cuda' or 'cuda:N')")
+        if name == "cpu":
+            if index not in ("", "0"):
+                raise ValueError(f"device: unknown device {spec!r}")
+            self.type, self.index = "cpu", None
+        else:
+            if index and not index.isdigit():
+                raise ValueError(f"device: bad CUDA index in {spec!r}")
+            self.type, self.index = "cuda", int(index or 0)
+
+    def __str__(self):
+        return "cpu" if self.type == "cpu" else f"cuda:{self.index}"
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else \
+            f"device(type='{self.type}', index={self.index})"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except (TypeError, ValueError):
+                return False
+        if not isinstance(other, Device):
+            return NotImplemented
+        return (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    @property
+    def xp(self):
+        """The array module for this device: numpy, or cupy for CUDA."""
+        return np if self.type == "cpu" else _cupy()
+
+    @property
+    def kernels(self):
+        """The kernel module (matmul, conv2d_*, *_pool2d_*) that serves this device."""
+        return cpu_kernels() if self.type == "cpu" else cuda_kernels()
+
+
+CPU = Device("cpu")
+
+
+def as_device(spec) -> Device:
+    """Parse a device spec and check that it is usable (CUDA needs CuPy and a GPU)."""
+    if spec is None:
+        return CPU
+    device = spec if isinstance(spec, Device) else Device(spec)
+    if device.type == "cuda":
+        from .. import cuda
+
+        cuda.require(device.index)
+    return device
+
+
+@functools.lru_cache(maxsize=None)
+def _cupy():
+    import cupy
+
+    return cupy
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_kernels():
+    from . import cpu
+
+    return cpu
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_kernels():
+    # No hand-written CUDA kernels yet: the reference kernels run on cupy arrays.
+    from . import reference
+
+    return reference
+
+
+def device_of(array) -> Device:
+    """The device holding a numpy/cupy array."""
+    if isinstance(array, np.ndarray) or np.isscalar(array):
+        return CPU
+    dev = getattr(array, "device", None)
+    if dev is not None and hasattr(dev, "id"):
+        return Device(f"cuda:{dev.id}")
+    return CPU

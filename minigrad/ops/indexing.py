@@ -1,0 +1,127 @@
+"""Indexing: x[key] and x[key] = value, with ints, slices (positive steps), None, Ellipsis,
+integer arrays and boolean masks. Gradients of repeated indices add up (scatter-add)."""
+
+import numpy as np
+
+from ..autograd import Op
+from .common import sum_to
+
+
+def normalize_key(key, op="getitem"):
+    """Replace Tensors/lists in an index by arrays and reject what PyTorch rejects."""
+    from ..tensor import Tensor
+
+    parts = key if isinstance(key, tuple) else (key,)
+    out = []
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part._data
+            if part.dtype.kind == "f":
+                raise IndexError(f"{op}: tensors used as indices must be integer or bool, got {part.dtype}")
+        elif isinstance(part, list):
+            part = np.asarray(part)
+            if part.dtype.kind == "f":
+                raise IndexError(f"{op}: index lists must hold ints or bools, got {part.dtype}")
+        elif isinstance(part, slice):
+            if part.step is not None and part.step <= 0:
+                raise ValueError(f"{op}: slice step must be positive, got {part.step} (as PyTorch)")
+        elif isinstance(part, np.ndarray) and part.dtype.kind == "f":
+            raise IndexError(f"{op}: arrays used as indices must be integer or bool, got {part.dtype}")
+        elif isinstance(part, float):
+            raise IndexError(f"{op}: indices must be ints, slices, None, Ellipsis or tensors, got {part!r}")
+        out.append(part)
+    return tuple(out)
+
+
+def _is_advanced(key):
+    return any(hasattr(k, "ndim") and getattr(k, "ndim", 0) > 0 or
+               (hasattr(k, "dtype") and k.dtype == np.bool_) for k in key)
+
+
+class GetItem(Op):
+    """y = x[key];  dx = zeros with gy scattered (added) back at key."""
+
+    _view_of_input0 = True
+
+    @staticmethod
+    def forward(ctx, x, *, key):
+        ctx.key, ctx.in_shape = key, x.shape
+        return x[key]
+
+    @staticmethod
+    def backward(ctx, gy):
+        return ScatterAdd.apply(gy, key=ctx.key, shape=ctx.in_shape)
+
+
+class ScatterAdd(Op):
+    """y = zeros(shape) with y[key] += g (repeated indices accumulate);  dg = gy[key]."""
+
+    @staticmethod
+    def forward(ctx, g, *, key, shape):
+        ctx.key = key
+        y = ctx.xp.zeros(shape, g.dtype)
+        if _is_advanced(key):
+            ctx.xp.add.at(y, key, g) if ctx.xp is np else _scatter_add_gpu(y, key, g)
+        else:
+            y[key] = g  # basic indexing never repeats an element
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return GetItem.apply(gy, key=ctx.key)
+
+
+def _scatter_add_gpu(y, key, g):
+    import cupyx
+
+    cupyx.scatter_add(y, key, g)
+
+
+class IndexPut(Op):
+    """y = x with y[key] = v;  dx = gy with zeros at key, dv = gy[key] summed to v's shape."""
+
+    @staticmethod
+    def forward(ctx, x, v, *, key):
+        ctx.key, ctx.v_shape = key, v.shape
+        y = x.copy()
+        y[key] = v
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        from ..tensor import Tensor
+
+        zero = Tensor._make(ctx.xp.zeros((), gy.dtype), gy.device)
+        gx = IndexPut.apply(gy, zero, key=ctx.key) if ctx.needs_input_grad[0] else None
+        gv = sum_to(GetItem.apply(gy, key=ctx.key), ctx.v_shape) if ctx.needs_input_grad[1] else None
+        return gx, gv
+
+
+def getitem(x, key):
+    """x[key]."""
+    key = normalize_key(key)
+    try:
+        x._data[key]  # validate with numpy's own rules first, for a clear error
+    except IndexError as exc:
+        raise IndexError(f"getitem: {exc} (tensor of shape {x.shape})") from None
+    return GetItem.apply(x, key=key)
+
+
+def index_put(x, key, value):
+    """A copy of x with x[key] = value (differentiable in both)."""
+    from .common import promote
+
+    key = normalize_key(key, "setitem")
+    (v,) = promote("setitem", value) if not hasattr(value, "_data") else (value,)
+    if v.dtype != x.dtype:
+        v = v.to(x.dtype)
+    try:
+        target = x._data[key]
+        np.broadcast_shapes(v.shape, target.shape)
+    except IndexError as exc:
+        raise IndexError(f"setitem: {exc} (tensor of shape {x.shape})") from None
+    except ValueError:
+        raise ValueError(
+            f"setitem: value of shape {v.shape} cannot be broadcast to the indexed shape {target.shape}"
+        ) from None
+    return IndexPut.apply(x, v, key=key)

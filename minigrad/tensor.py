@@ -1,0 +1,684 @@
+"""The Tensor: an array (numpy or cupy) plus what autograd needs (requires_grad, grad,
+grad_fn, a version counter). Every computing method delegates to `minigrad.ops`."""
+
+import numpy as np
+
+from . import autograd, dtypes
+from .autograd import VersionCounter, is_grad_enabled
+from .backend.device import CPU, Device, as_device
+
+
+def _ops():
+    # Resolved at call time: ops imports tensor, so tensor imports the ops package lazily.
+    from . import ops
+
+    return ops
+
+
+def _array_from_data(data, dtype, device):
+    """PyTorch's inference: Python floats -> float32, ints -> int64, numpy keeps its dtype."""
+    xp = device.xp
+    if isinstance(data, Tensor):
+        array = data._data
+    elif isinstance(data, (np.ndarray, np.generic)) or hasattr(data, "__cuda_array_interface__"):
+        array = data
+    else:
+        try:
+            array = np.array(data)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}: {exc}") from None
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data "
+                            f"of dtype {array.dtype}")
+        if dtype is None:
+            if array.dtype.kind == "f":
+                array = array.astype(dtypes.default_float)
+            elif array.dtype.kind in "iu":
+                array = array.astype(np.int64)
+    dtype = dtypes.as_dtype(dtype, "tensor") if dtype is not None else None
+    if dtype is None and np.dtype(array.dtype).kind not in "biuf":
+        raise TypeError(f"tensor: unsupported dtype {array.dtype}")
+    if device.type == "cpu":
+        if not isinstance(array, np.ndarray) or isinstance(array, np.generic):
+            array = array.get() if hasattr(array, "get") else np.asarray(array)
+        return np.array(array, dtype=dtype, copy=True)
+    with xp.cuda.Device(device.index):
+        return xp.array(array, dtype=dtype, copy=True)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for backward.
+
+    >>> x = mg.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([[2., 4.],
+            [6., 8.]], dtype=float32, device='cpu')
+    """
+
+    # numpy must defer to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+        device = as_device(device if device is not None else
+                           (data.device if isinstance(data, Tensor) else None))
+        self._init(_array_from_data(data, dtype, device), device)
+        self.requires_grad = requires_grad
+
+    def _init(self, array, device, version_counter=None):
+        self._data = array
+        self._device = device
+        self._requires_grad = False
+        self.grad = None
+        self.grad_fn = None
+        self._output_nr = 0
+        self._version_counter = version_counter or VersionCounter()
+
+    @classmethod
+    def _make(cls, array, device=CPU, requires_grad=False, version_counter=None):
+        """Wrap an array without copying or dtype inference (minigrad-internal)."""
+        t = cls.__new__(cls)
+        t._init(array, device, version_counter)
+        t._requires_grad = requires_grad
+        return t
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def data(self):
+        """A Tensor sharing this one's array but outside the graph (as PyTorch's `.data`)."""
+        return Tensor._make(self._data, self._device)
+
+    @data.setter
+    def data(self, value):
+        value = value if isinstance(value, Tensor) else tensor(value)
+        self._data = value._data
+        self._device = value._device
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        flag = bool(flag)
+        if flag and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only tensors of floating point dtype can require gradients, got {self.dtype}"
+            )
+        if not flag and self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf tensors; use detach() to get "
+                "a tensor outside the graph"
+            )
+        self._requires_grad = flag
+
+    @property
+    def shape(self):
+        return tuple(self._data.shape)
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def is_cuda(self):
+        return self._device.type == "cuda"
+
+    @property
+    def _version(self):
+        return self._version_counter.value
+
+    @property
+    def T(self):  # noqa: N802
+        """The tensor with its dims reversed."""
+        return self.permute(*reversed(range(self.ndim))) if self.ndim > 1 else self
+
+    def size(self, dim=None):
+        """The shape, or the size of one dim."""
+        if dim is None:
+            return self.shape
+        from .ops.common import normalize_dim
+
+        return self.shape[normalize_dim(dim, self.ndim, "size")]
+
+    def dim(self):
+        return self.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def element_size(self):
+        return self._data.itemsize
+
+    # ------------------------------------------------------------------ conversion
+
+    def numpy(self):
+        """The array (shared, not copied). Not allowed on tensors that require grad."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()"
+            )
+        if self._device.type != "cpu":
+            raise TypeError(f"can't convert a {self._device} tensor to numpy; use .cpu() first")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def item(self):
+        """The single value as a Python number."""
+        if self.numel() != 1:
+            raise RuntimeError(f"item: a tensor with {self.numel()} elements cannot be converted to a Python number")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        data = self._data.get() if hasattr(self._data, "get") else self._data
+        return data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.numel()} elements is ambiguous"
+            )
+        return bool(self.item())
+
+    def to(self, *args, **kwargs):
+        """Move to a device and/or cast to a dtype: `to("cuda")`, `to(mg.float64)`, `to(other)`."""
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, device = a.dtype, a.device
+            elif isinstance(a, (str, Device)):
+                device = a
+            else:
+                dtype = a
+        out = self
+        if device is not None:
+            device = as_device(device)
+            if device != self._device:
+                out = _ops().elementwise.ToDevice.apply(out, device=device)
+                out._device = device
+        if dtype is not None:
+            dtype = dtypes.as_dtype(dtype, "to")
+            if dtype != out.dtype:
+                if out.requires_grad and dtype.kind == "f":
+                    out = _ops().elementwise.Cast.apply(out, dtype=dtype)
+                else:
+                    out = Tensor._make(out._data.astype(dtype), out._device)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{int(device)}")
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def bool(self):
+        return self.to(dtypes.bool)
+
+    def type(self, dtype=None):
+        return self.dtype if dtype is None else self.to(dtype)
+
+    def detach(self):
+        """The same data, outside the graph (shares memory and the version counter)."""
+        return Tensor._make(self._data, self._device, version_counter=self._version_counter)
+
+    def detach_(self):
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def clone(self):
+        return _ops().clone(self)
+
+    def contiguous(self):
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep `.grad` for this non-leaf tensor after backward."""
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad: can't retain grad on a tensor that doesn't require grad")
+            return
+        import weakref
+
+        if self.grad_fn.retained is None:
+            self.grad_fn.retained = {}
+        self.grad_fn.retained[self._output_nr] = weakref.ref(self)
+
+    # ------------------------------------------------------------------ autograd
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate the gradient of this tensor into every leaf's `.grad`.
+
+        Args:
+            gradient: d(something)/d(self); needed unless self has one element.
+            retain_graph: keep saved values so backward can run again (default: create_graph).
+            create_graph: record the backward pass, for gradients of gradients.
+        """
+        autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def zero_(self):
+        return self._write(self._device.xp.zeros_like(self._data))
+
+    # ------------------------------------------------------------------ in-place ops
+
+    def _write(self, array):
+        """Overwrite this tensor's values in place and bump its version (no graph)."""
+        if self.requires_grad and self.is_leaf and is_grad_enabled():
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being used in an in-place operation; "
+                "wrap it in `with mg.no_grad():`"
+            )
+        if not self._data.flags.writeable:
+            raise RuntimeError(
+                f"in-place operation on a tensor of shape {self.shape} whose memory is a "
+                "read-only broadcast view (from expand); clone() it first"
+            )
+        self._data[...] = array
+        self._version_counter.value += 1
+        return self
+
+    def _inplace(self, result):
+        """Make `self` take the values and the history of the out-of-place `result`."""
+        if result.shape != self.shape:
+            raise RuntimeError(
+                f"in-place operation: result of shape {result.shape} doesn't match the tensor's "
+                f"shape {self.shape}"
+            )
+        if result.dtype != self.dtype and not np.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(
+                f"in-place operation: result type {result.dtype} can't be cast to the tensor's "
+                f"dtype {self.dtype}"
+            )
+        recorded = result.grad_fn is not None
+        if recorded and self.requires_grad and self.is_leaf:
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being used in an in-place operation; "
+                "wrap it in `with mg.no_grad():`"
+            )
+        self._write(result._data)
+        if recorded:
+            self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
+            self._requires_grad = True
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(self + other)
+
+    def __isub__(self, other):
+        return self._inplace(self - other)
+
+    def __imul__(self, other):
+        return self._inplace(self * other)
+
+    def __itruediv__(self, other):
+        return self._inplace(self / other)
+
+    def add_(self, other, *, alpha=1):
+        return self._inplace(_ops().add(self, other, alpha=alpha))
+
+    def sub_(self, other, *, alpha=1):
+        return self._inplace(_ops().sub(self, other, alpha=alpha))
+
+    def mul_(self, other):
+        return self._inplace(self * other)
+
+    def div_(self, other):
+        return self._inplace(self / other)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return self._inplace(self.clamp(min, max))
+
+    def copy_(self, src):
+        src = src if isinstance(src, Tensor) else tensor(src)
+        return self._write(self._device.xp.broadcast_to(src._data, self.shape).astype(self.dtype))
+
+    def fill_(self, value):
+        return self._write(self._device.xp.full(self.shape, value, self.dtype))
+
+    def uniform_(self, a=0.0, b=1.0):
+        from .random import generator
+
+        return self._write(self._device.xp.asarray(generator().uniform(a, b, self.shape)))
+
+    def normal_(self, mean=0.0, std=1.0):
+        from .random import generator
+
+        return self._write(self._device.xp.asarray(generator().normal(mean, std, self.shape)))
+
+    def __setitem__(self, key, value):
+        result = _ops().index_put(self, key, value)
+        if result.grad_fn is None:
+            self._write(result._data)
+        else:
+            self._inplace(result)
+
+    # ------------------------------------------------------------------ operators
+
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops().sub(other, self)
+
+    def __mul__(self, other):
+        return _ops().mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops().mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().div(other, self)
+
+    def __pow__(self, other):
+        return _ops().pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops().pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __eq__(self, other):
+        return _ops().eq(self, other)
+
+    def __ne__(self, other):
+        return _ops().ne(self, other)
+
+    def __lt__(self, other):
+        return _ops().lt(self, other)
+
+    def __le__(self, other):
+        return _ops().le(self, other)
+
+    def __gt__(self, other):
+        return _ops().gt(self, other)
+
+    def __ge__(self, other):
+        return _ops().ge(self, other)
+
+    def __and__(self, other):
+        return _ops().logical_and(self, other)
+
+    def __or__(self, other):
+        return _ops().logical_or(self, other)
+
+    def __xor__(self, other):
+        return _ops().logical_xor(self, other)
+
+    def __invert__(self):
+        return _ops().logical_not(self)
+
+    __hash__ = object.__hash__
+
+    def __getitem__(self, key):
+        return _ops().getitem(self, key)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self):
+        data = self._data.get() if hasattr(self._data, "get") else self._data
+        body = np.array2string(data, separator=", ", prefix="tensor(", precision=4,
+                               threshold=1000, edgeitems=3)
+        extras = [f"dtype={self.dtype}", f"device='{self._device}'"]
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}, {', '.join(extras)})"
+
+    # ------------------------------------------------------------------ methods -> ops
+
+    def exp(self):
+        return _ops().exp(self)
+
+    def log(self):
+        return _ops().log(self)
+
+    def sqrt(self):
+        return _ops().sqrt(self)
+
+    def abs(self):
+        return _ops().abs(self)
+
+    def sign(self):
+        return _ops().sign(self)
+
+    def sin(self):
+        return _ops().sin(self)
+
+    def cos(self):
+        return _ops().cos(self)
+
+    def tanh(self):
+        return _ops().tanh(self)
+
+    def sigmoid(self):
+        return _ops().sigmoid(self)
+
+    def relu(self):
+        return _ops().relu(self)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _ops().leaky_relu(self, negative_slope)
+
+    def clamp(self, min=None, max=None):  # noqa: A002
+        return _ops().clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return _ops().maximum(self, other)
+
+    def minimum(self, other):
+        return _ops().minimum(self, other)
+
+    def pow(self, exponent):
+        return _ops().pow(self, exponent)
+
+    def add(self, other, *, alpha=1):
+        return _ops().add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return _ops().sub(self, other, alpha=alpha)
+
+    def mul(self, other):
+        return _ops().mul(self, other)
+
+    def div(self, other):
+        return _ops().div(self, other)
+
+    def neg(self):
+        return _ops().neg(self)
+
+    def matmul(self, other):
+        return _ops().matmul(self, other)
+
+    def eq(self, other):
+        return _ops().eq(self, other)
+
+    def ne(self, other):
+        return _ops().ne(self, other)
+
+    def lt(self, other):
+        return _ops().lt(self, other)
+
+    def le(self, other):
+        return _ops().le(self, other)
+
+    def gt(self, other):
+        return _ops().gt(self, other)
+
+    def ge(self, other):
+        return _ops().ge(self, other)
+
+    def sum(self, dim=None, keepdim=False, *, axis=None, dtype=None):
+        return _ops().sum(self, dim, keepdim, axis=axis, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None):
+        return _ops().mean(self, dim, keepdim, axis=axis)
+
+    def max(self, dim=None, keepdim=False, *, axis=None):
+        return _ops().max(self, dim, keepdim, axis=axis)
+
+    def min(self, dim=None, keepdim=False, *, axis=None):
+        return _ops().min(self, dim, keepdim, axis=axis)
+
+    def var(self, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None):
+        return _ops().var(self, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis)
+
+    def std(self, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None):
+        return _ops().std(self, dim, keepdim, correction=correction, unbiased=unbiased, axis=axis)
+
+    def logsumexp(self, dim=None, keepdim=False, *, axis=None):
+        return _ops().logsumexp(self, dim, keepdim, axis=axis)
+
+    def softmax(self, dim):
+        return _ops().softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return _ops().log_softmax(self, dim)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None):
+        return _ops().argmax(self, dim, keepdim, axis=axis)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None):
+        return _ops().argmin(self, dim, keepdim, axis=axis)
+
+    def reshape(self, *shape):
+        return _ops().reshape(self, *shape)
+
+    def view(self, *shape):
+        return _ops().reshape(self, *shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _ops().flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0, dim1):
+        return _ops().transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _ops().permute(self, *dims)
+
+    def squeeze(self, dim=None):
+        return _ops().squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return _ops().unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return _ops().expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _ops().expand(self, *other.shape)
+
+    def broadcast_to(self, shape):
+        return _ops().broadcast_to(self, shape)
+
+    def view_as(self, other):
+        return _ops().reshape(self, other.shape)
+
+    def reshape_as(self, other):
+        return _ops().reshape(self, other.shape)
+
+
+# ---------------------------------------------------------------------------- constructors
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (list, number, numpy array or Tensor).
+
+    >>> mg.tensor([1., 2.]).dtype      # Python floats give float32
+    dtype('float32')
+    """
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def from_numpy(array):
+    """A CPU tensor sharing memory with the numpy array."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    dtypes.as_dtype(array.dtype, "from_numpy")
+    return Tensor._make(array, CPU)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
