@@ -18,6 +18,8 @@ How backward runs (see `run_backward`)
 """
 
 import functools
+import os
+import sys
 import threading
 import traceback
 import weakref
@@ -28,6 +30,9 @@ import weakref
 class _State(threading.local):
     grad_enabled = True
     anomaly_enabled = False
+    # True while run_backward(create_graph=True) runs: nodes made then are gradient nodes
+    # (recorded on `Node.in_backward`, which mg.viz marks).
+    in_backward = False
 
 
 _state = _State()
@@ -125,13 +130,29 @@ def is_anomaly_enabled() -> bool:
     return _state.anomaly_enabled
 
 
-def _user_stack():
-    """The caller's stack without minigrad's own frames: where the user called the op."""
-    import os
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
-    package_dir = os.path.dirname(os.path.abspath(__file__))
-    frames = [f for f in traceback.extract_stack()[:-1] if not os.path.abspath(f.filename).startswith(package_dir)]
-    return frames[-8:]
+
+@functools.lru_cache(maxsize=1024)
+def _in_package(filename):
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR)
+
+
+def _user_stack(limit=8):
+    """The caller's stack without minigrad's own frames: where the user called the op.
+
+    Only frames from files inside the minigrad package are dropped (a test or script that
+    lives beside the package is user code). At most `limit` innermost user frames, outermost
+    first, as `traceback.extract_stack` returns them.
+    """
+    frames = []
+    frame = sys._getframe(1)
+    while frame is not None and len(frames) < limit:
+        if not _in_package(frame.f_code.co_filename):
+            frames.append((frame, frame.f_lineno))
+        frame = frame.f_back
+    frames.reverse()
+    return traceback.StackSummary.extract(iter(frames))
 
 
 # ---------------------------------------------------------------------------- version counter
@@ -269,7 +290,8 @@ class Node:
     made by another op, `(leaf_tensor, None)` for a leaf that requires grad, or None.
     """
 
-    __slots__ = ("fn", "ctx", "edges", "out_meta", "retained", "trace", "__weakref__")
+    __slots__ = ("fn", "ctx", "edges", "out_meta", "retained", "trace", "in_backward",
+                 "__weakref__")
 
     def __init__(self, fn, ctx, edges, out_meta):
         self.fn = fn
@@ -277,7 +299,10 @@ class Node:
         self.edges = edges
         self.out_meta = out_meta  # (shape, dtype) per output, to make zero grads
         self.retained = None  # output_nr -> weakref of a tensor that called retain_grad()
+        # Under detect_anomaly: the user's stack at the forward call (else None, no cost).
         self.trace = _user_stack() if _state.anomaly_enabled else None
+        # Made while a create_graph=True backward ran: part of the gradient's graph.
+        self.in_backward = _state.in_backward
 
     @property
     def name(self):
@@ -442,12 +467,21 @@ def _check_grad(node, index, grad, edge_target):
 
 
 def _check_finite(node, grad, index):
-    if not bool(grad.device.xp.isfinite(grad._data).all()):
-        where = "".join(traceback.format_list(node.trace)) if node.trace else "  (op created outside detect_anomaly)\n"
-        raise RuntimeError(
-            f"detect_anomaly: {node.name} returned a gradient with NaN/Inf for input {index}. "
-            f"The forward call of {node.fn.__name__} was:\n{where}"
-        )
+    """detect_anomaly's check: raise at the first gradient holding NaN or Inf."""
+    xp = grad.device.xp
+    data = grad._data
+    if bool(xp.isfinite(data).all()):
+        return
+    kinds = [k for k, f in (("NaN", xp.isnan), ("Inf", xp.isinf)) if bool(f(data).any())]
+    if node.trace:
+        where = "".join(traceback.format_list(node.trace))
+    else:
+        where = "  (unknown: the op was called outside detect_anomaly)\n"
+    raise RuntimeError(
+        f"detect_anomaly: {node.name} returned {' and '.join(kinds)} values in its gradient "
+        f"for input {index} (shape {tuple(grad.shape)}). The forward call of "
+        f"{node.fn.__name__} that made this node (most recent call last):\n{where}"
+    )
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
@@ -505,7 +539,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         slot = entry[1]
         slot[output_nr] = grad if slot[output_nr] is None else slot[output_nr] + grad
 
-    with set_grad_enabled(create_graph):
+    with set_grad_enabled(create_graph), _BackwardMark(create_graph):
         for t, g in zip(roots, root_grads):
             if t.grad_fn is not None:
                 add_grad((t.grad_fn, t._output_nr), g)
@@ -556,6 +590,24 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     if captured is not None:
         return [captured.get(key) for key in capture_keys]
     return None
+
+
+class _BackwardMark:
+    """While a create_graph=True backward runs, nodes it records get `in_backward=True`."""
+
+    __slots__ = ("on", "saved")
+
+    def __init__(self, on):
+        self.on = on
+
+    def __enter__(self):
+        self.saved = _state.in_backward
+        if self.on:
+            _state.in_backward = True
+
+    def __exit__(self, *exc):
+        _state.in_backward = self.saved
+        return False
 
 
 def _release_dependency(node, dependencies, ready):
