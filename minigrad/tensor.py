@@ -8,11 +8,18 @@ from .autograd import VersionCounter, is_grad_enabled
 from .backend.device import CPU, Device, as_device
 
 
-def _ops():
-    # Resolved at call time: ops imports tensor, so tensor imports the ops package lazily.
-    from . import ops
+_OPS = None
 
-    return ops
+
+def _ops():
+    # Resolved at call time: ops imports tensor, so tensor imports the ops package lazily
+    # (and caches it: this sits on every operator's path).
+    global _OPS
+    if _OPS is None:
+        from . import ops
+
+        _OPS = ops
+    return _OPS
 
 
 def _array_from_data(data, dtype, device):

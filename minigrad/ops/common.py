@@ -14,12 +14,30 @@ def _tensor_cls():
     return Tensor
 
 
+def _same_dtype_tensors(operands):
+    """Fast path of `promote`: every operand already a Tensor of one dtype."""
+    Tensor = _TENSOR[0] or _TENSOR.__setitem__(0, _tensor_cls()) or _TENSOR[0]
+    first = operands[0]
+    if type(first) is not Tensor and not isinstance(first, Tensor):
+        return False
+    dtype = first._data.dtype
+    for x in operands[1:]:
+        if not isinstance(x, Tensor) or x._data.dtype != dtype:
+            return False
+    return True
+
+
+_TENSOR = [None]
+
+
 def promote(op, *operands):
     """Turn a mix of Tensors, numpy arrays and Python numbers into Tensors of one dtype.
 
     The dtype follows PyTorch's promotion (see `dtypes.result_type`); casting a Tensor that
     requires grad is recorded, so its gradient flows back in its own dtype.
     """
+    if _same_dtype_tensors(operands):
+        return list(operands)
     Tensor = _tensor_cls()
     device = None
     dimensioned, zero_dim, scalars = [], [], []
@@ -59,6 +77,8 @@ def as_tensor(x, op, like=None):
 
 
 def broadcast_shapes(op, *shapes):
+    if all(s == shapes[0] for s in shapes[1:]):
+        return shapes[0]
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
