@@ -67,6 +67,11 @@ def _to_numpy(a):
     return a.get() if hasattr(a, "get") else np.asarray(a)
 
 
+def _snapshot(t):
+    """A float64 numpy copy of a Tensor's values (never a view of its buffer)."""
+    return np.array(_to_numpy(t._data), dtype=np.float64, copy=True)
+
+
 def _analytical(outputs, inputs, checked, vs):
     """vᵀJ for each differentiable output j and checked input i: result[j][i] (numpy)."""
     result = []
@@ -101,15 +106,17 @@ def _numerical(fn, inputs, checked, vs, eps, needs_grad=False):
             data = inputs[i]._data
             for index in np.ndindex(*data.shape):
                 original = data[index].item()
+                # Snapshot the outputs before perturbing again: a view op's output shares
+                # memory with the input, so keeping the Tensor would see the next perturbation.
                 data[index] = original + eps
-                plus = _outputs(fn, inputs)
+                plus = [_snapshot(o) for o in _outputs(fn, inputs)]
                 data[index] = original - eps
-                minus = _outputs(fn, inputs)
+                minus = [_snapshot(o) for o in _outputs(fn, inputs)]
                 data[index] = original
                 for j, v in enumerate(vs):
                     if v is None:
                         continue
-                    diff = _to_numpy(plus[j]._data).astype(np.float64) - _to_numpy(minus[j]._data)
+                    diff = plus[j] - minus[j]
                     result[j][col][index] = float((diff * _to_numpy(v._data)).sum()) / (2 * eps)
     return result
 
@@ -128,7 +135,7 @@ def _report(fname, j, n_outputs, i, x, a, n, bad, ratio, atol, rtol, eps, seed):
     aw, nw = float(a[worst]), float(n[worst])
     abs_err = abs(aw - nw)
     rel_err = abs_err / abs(nw) if nw != 0 else math.inf
-    others = [tuple(int(k) for k in idx) for idx in zip(*np.nonzero(bad))
+    others = [tuple(int(k) for k in idx) for idx in np.argwhere(bad)
               if tuple(int(k) for k in idx) != tuple(int(k) for k in worst)][:3]
     out_part = f" (output {j})" if n_outputs > 1 else ""
     lines = [
