@@ -234,7 +234,11 @@ class Context:
         self._saved_outputs = None
         self._saved_tensors = None
         self._freed = False
-        self._node = None
+        self._node_ref = None  # weak: node -> ctx is strong, so ctx -> node must not be
+
+    @property
+    def _node(self):
+        return self._node_ref() if self._node_ref is not None else None
 
     @property
     def xp(self):
@@ -426,7 +430,7 @@ def _record(fn, ctx, args, outputs):
         else:
             edges.append(None)
     node = Node(fn, ctx, tuple(edges), tuple((o.shape, o.dtype) for o in outputs))
-    ctx._node = node
+    ctx._node_ref = weakref.ref(node)
     for i, out in enumerate(outputs):
         if out.dtype.kind == "f":
             out._requires_grad = True
