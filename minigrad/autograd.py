@@ -89,14 +89,30 @@ class enable_grad(_GradModeContext):  # noqa: N801
 
 
 class set_grad_enabled(_GradModeContext):  # noqa: N801
-    """`with mg.set_grad_enabled(flag):` sets grad mode to `flag` inside the block."""
+    """`with mg.set_grad_enabled(flag):` sets grad mode to `flag` inside the block.
+
+    As in PyTorch, calling it as a plain function (`mg.set_grad_enabled(False)`) sets the
+    mode right away, and the `with` block restores the mode it found.
+    """
 
     def __new__(cls, mode: bool):
         self = super().__new__(cls)
         self._enabled = bool(mode)
+        self._prev = _state.grad_enabled
+        _state.grad_enabled = self._enabled
         return self
 
+    def __enter__(self):
+        _state.grad_enabled = self._enabled
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._prev
+        return False
+
     def __call__(self, func):
+        # Used as a decorator: undo the mode the constructor set, apply it per call instead.
+        _state.grad_enabled = self._prev
         mode = self._enabled
 
         @functools.wraps(func)
