@@ -30,6 +30,7 @@ import weakref
 class _State(threading.local):
     grad_enabled = True
     anomaly_enabled = False
+    strict_gradients = False
     # True while run_backward(create_graph=True) runs: nodes made then are gradient nodes
     # (recorded on `Node.in_backward`, which mg.viz marks).
     in_backward = False
@@ -402,7 +403,7 @@ class Function:
             # are seen by backward checks on both.
             out_tensors[0]._version_counter = args[0]._version_counter
         if record:
-            _record(cls, ctx, args, out_tensors)
+            _record(cls, ctx, args, out_tensors, None if cls._forward_on_arrays else outputs)
         return out_tensors if isinstance(result, tuple) else out_tensors[0]
 
 
@@ -436,7 +437,9 @@ def _common_device(fn, tensors):
     return device
 
 
-def _record(fn, ctx, args, outputs):
+def _record(fn, ctx, args, outputs, returned=None):
+    """Make the node of one op application. `returned`: for a user Function, the Tensors its
+    forward returned (`outputs` are new objects sharing their arrays)."""
     from .tensor import Tensor
 
     edges = []
@@ -458,14 +461,37 @@ def _record(fn, ctx, args, outputs):
     if ctx._output_idx:
         ctx._saved_outputs = tuple(_SavedTensor(outputs[i], is_output=True) for i in ctx._output_idx)
     if ctx._to_save is not None:
-        by_id = {id(o): o for o in outputs}
+        # A saved output must come back attached to this node (so a backward that uses it
+        # is differentiable, as for PyTorch), and be held weakly (no node -> output cycle).
+        position = {id(o): i for i, o in enumerate(returned or outputs)}
         ctx._saved_tensors = tuple(
-            None if t is None else _SavedTensor(by_id.get(id(t), t)) for t in ctx._to_save
+            None if t is None
+            else _SavedTensor(outputs[position[id(t)]], is_output=True) if id(t) in position
+            else _SavedTensor(t)
+            for t in ctx._to_save
         )
         ctx._to_save = None
 
 
 # ---------------------------------------------------------------------------- the engine
+
+
+class InvalidGradientError(RuntimeError):
+    """A backward returned a gradient of the wrong shape (or, under `strict_gradients`, dtype)."""
+
+
+class strict_gradients(_GradModeContext):  # noqa: N801
+    """Inside, a backward returning a gradient whose dtype differs from its input's raises
+    InvalidGradientError instead of being cast (gradcheck uses this to report it)."""
+
+    def __enter__(self):
+        self._saved.append(_state.strict_gradients)
+        _state.strict_gradients = True
+        return self
+
+    def __exit__(self, *exc):
+        _state.strict_gradients = self._saved.pop()
+        return False
 
 
 def _check_grad(node, index, grad, edge_target):
@@ -477,11 +503,16 @@ def _check_grad(node, index, grad, edge_target):
     target, output_nr = edge_target
     shape, dtype = (target.shape, target.dtype) if output_nr is None else target.out_meta[output_nr]
     if grad.shape != shape:
-        raise RuntimeError(
+        raise InvalidGradientError(
             f"{node.name} returned an invalid gradient for input {index}: shape {grad.shape}, "
             f"expected {shape}"
         )
     if grad.dtype != dtype:
+        if _state.strict_gradients:
+            raise InvalidGradientError(
+                f"{node.name} returned an invalid gradient for input {index}: dtype {grad.dtype}, "
+                f"expected {dtype}"
+            )
         grad = grad.to(dtype)
     return grad
 

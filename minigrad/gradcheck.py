@@ -11,7 +11,9 @@ import warnings
 
 import numpy as np
 
-from .autograd import grad, no_grad, set_grad_enabled
+from .autograd import (
+    Function, InvalidGradientError, grad, no_grad, set_grad_enabled, strict_gradients,
+)
 from .tensor import Tensor
 
 
@@ -28,7 +30,12 @@ def _as_tuple(x):
 
 
 def _fn_name(fn, name):
-    return name or getattr(fn, "__name__", type(fn).__name__)
+    if name:
+        return name
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type) and issubclass(owner, Function):
+        return owner.__name__  # `MyFunction.apply` -> "MyFunction", not "apply"
+    return getattr(fn, "__name__", type(fn).__name__)
 
 
 def _prepare_inputs(inputs):
@@ -79,8 +86,13 @@ def _analytical(outputs, inputs, checked, vs):
         if v is None:
             result.append([np.zeros(inputs[i].shape) for i in checked])
             continue
-        grads = grad(out, [inputs[i] for i in checked], grad_outputs=v, retain_graph=True,
-                     allow_unused=True)
+        try:
+            # Strict: a backward returning the wrong dtype is reported, not silently cast.
+            with strict_gradients():
+                grads = grad(out, [inputs[i] for i in checked], grad_outputs=v,
+                             retain_graph=True, allow_unused=True)
+        except InvalidGradientError as exc:
+            raise _Failure(str(exc)) from None
         row = []
         for i, g in zip(checked, grads):
             if g is None:
