@@ -1,1 +1,7 @@
+"""`mg.optim`: optimizers with PyTorch's update rules, and `lr_scheduler`."""
 
+from . import lr_scheduler  # noqa: F401
+from .adam import Adam, AdamW  # noqa: F401
+from .optimizer import Optimizer  # noqa: F401
+from .rmsprop import RMSprop  # noqa: F401
+from .sgd import SGD  # noqa: F401
