@@ -50,7 +50,8 @@ def layout(array, kind):
 
 
 def leaves(arrays, kind):
-    return tuple(mg.from_numpy(layout(a, kind)).requires_grad_() for a in arrays)
+    return tuple(mg.from_numpy(layout(np.asarray(a, dtype=np.float64), kind)).requires_grad_()
+                 for a in arrays)
 
 
 def draw_inputs(spec, data):

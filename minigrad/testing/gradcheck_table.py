@@ -24,14 +24,15 @@ def _single_threaded():
     return threadpool_limits(1)
 
 
-def _fmt_shapes(case):
-    return "x".join(str(tuple(s)).replace(" ", "") for s in case) if case else "()"
+def _fmt_shapes(inputs):
+    """Input shapes of one case, e.g. "(3,4)x(4,)"."""
+    return "x".join(str(tuple(x.shape)).replace(" ", "") for x in inputs)
 
 
 def _inputs(spec, case, rng, device):
     import minigrad as mg
 
-    return tuple(mg.tensor(a, dtype=mg.float64, device=device, requires_grad=True)
+    return tuple(mg.tensor(np.asarray(a), dtype=mg.float64, device=device, requires_grad=True)
                  for a in spec.sample(rng, case))
 
 
@@ -43,10 +44,10 @@ def _check_spec(spec, device, seed):
     row = {"op": spec.name, "shapes": [], "max_abs_err": 0.0, "max_rel_err": 0.0,
            "passed": True, "messages": []}
     for case in cases:
-        row["shapes"].append(_fmt_shapes(case))
         try:
-            report = check_gradients(spec.fn, _inputs(spec, case, rng, device), seed=seed,
-                                     name=spec.name)
+            inputs = _inputs(spec, case, rng, device)
+            row["shapes"].append(_fmt_shapes(inputs))
+            report = check_gradients(spec.fn, inputs, seed=seed, name=spec.name)
         except Exception as exc:  # an op that raises is a failure to report, not a crash
             report = {"passed": False, "message": f"{spec.name} {case}: {type(exc).__name__}: {exc}",
                       "max_abs_err": float("nan"), "max_rel_err": float("nan")}
@@ -64,10 +65,10 @@ def _print_jacobians(spec, device, seed, out):
 
     rng = np.random.default_rng(seed)
     cases = spec.shape_cases(rng)
-    case = min(cases, key=lambda c: sum(int(np.prod(s)) for s in c))
-    inputs = _inputs(spec, case, rng, device)
+    candidates = [_inputs(spec, case, rng, device) for case in cases]
+    inputs = min(candidates, key=lambda xs: sum(x.numel() for x in xs))
     checked, analytical, numerical = jacobians(spec.fn, inputs)
-    print(f"\nJacobians of {spec.name} for input shapes {_fmt_shapes(case)}", file=out)
+    print(f"\nJacobians of {spec.name} for input shapes {_fmt_shapes(inputs)}", file=out)
     print("  row r = output element r (flattened), column c = input element c (flattened);", file=out)
     print("  analytical: from backward (one pass per output element); numerical: central "
           "differences (f(x+eps) - f(x-eps)) / 2eps, eps=1e-6", file=out)
@@ -111,7 +112,8 @@ def gradcheck_main(args, out=None):
 
     print(f"gradcheck of {len(specs)} op(s) on {device}, float64, eps 1e-6, "
           f"atol 1e-5, rtol 1e-3, seed {seed}", file=out)
-    header = f"{'op':<28} {'shapes tried':<44} {'max abs err':>11} {'max rel err':>11}  result"
+    width = max(len(s.name) for s in specs) + 1
+    header = f"{'op':<{width}} {'shapes tried':<44} {'max abs err':>11} {'max rel err':>11}  result"
     rows = []
     start = time.perf_counter()
     # Rows stream out as each op finishes (the progress feedback); on a terminal, stderr also
@@ -131,7 +133,7 @@ def gradcheck_main(args, out=None):
             shapes = ", ".join(row["shapes"])
             if len(shapes) > 44:
                 shapes = shapes[:41] + "..."
-            print(f"{row['op']:<28} {shapes:<44} {row['max_abs_err']:>11.2e} "
+            print(f"{row['op']:<{width}} {shapes:<44} {row['max_abs_err']:>11.2e} "
                   f"{row['max_rel_err']:>11.2e}  {'PASS' if row['passed'] else 'FAIL'}", file=out,
                   flush=True)
         failed = [r for r in rows if not r["passed"]]
