@@ -12,7 +12,7 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
 
-cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t step, Py_ssize_t size) noexcept nogil:
+cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t step) noexcept nogil:
     """Smallest o >= 0 with 0 <= o*step + offset, for the valid output range along one axis."""
     if offset >= 0:
         return 0
@@ -76,41 +76,53 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_
     OH_, OW_ = _check_geometry("im2col", (N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
                                stride, padding)
     cdef Py_ssize_t OH = OH_, OW = OW_
-    cdef Py_ssize_t plane, n, c, i, j, row, oh, ow, oh0, oh1, ow0, ow1, ih, iw0
-    cdef floating* dst
-    cdef const floating* src
+    cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
+    cdef Py_ssize_t plane, n, c
     with nogil:
         for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
-            for i in range(KH):
-                oh0 = _first_valid(i - ph, sh, H)
-                oh1 = _end_valid(i - ph, sh, H, OH)
-                for j in range(KW):
-                    row = (c * KH + i) * KW + j
-                    ow0 = _first_valid(j - pw, sw, W)
-                    ow1 = _end_valid(j - pw, sw, W, OW)
-                    if oh1 <= oh0 or ow1 <= ow0:
-                        memset(&cols[n, row, 0], 0, OH * OW * sizeof(floating))
-                        continue
-                    if oh0 > 0:
-                        memset(&cols[n, row, 0], 0, oh0 * OW * sizeof(floating))
-                    if oh1 < OH:
-                        memset(&cols[n, row, oh1 * OW], 0, (OH - oh1) * OW * sizeof(floating))
-                    for oh in range(oh0, oh1):
-                        ih = oh * sh - ph + i
-                        dst = &cols[n, row, oh * OW]
-                        iw0 = ow0 * sw - pw + j
-                        src = &x[n, c, ih, iw0]
-                        for ow in range(ow0):
-                            dst[ow] = 0
-                        if sw == 1:
-                            memcpy(dst + ow0, src, (ow1 - ow0) * sizeof(floating))
-                        else:
-                            for ow in range(ow1 - ow0):
-                                dst[ow0 + ow] = src[ow * sw]
-                        for ow in range(ow1, OW):
-                            dst[ow] = 0
+            _im2col_plane(&x[n, c, 0, 0], &cols[n, c * KH * KW, 0], row_stride, H, W, OH, OW,
+                          KH, KW, sh, sw, ph, pw)
+
+
+cdef inline void _im2col_plane(const floating* x, floating* cols, Py_ssize_t row_stride,
+                               Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+                               Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t sh, Py_ssize_t sw,
+                               Py_ssize_t ph, Py_ssize_t pw) noexcept nogil:
+    """The KH*KW rows of cols that one (H, W) input plane fills; row k starts at
+    cols + k*row_stride. Plain loops rather than memcpy: the rows are short (OW elements), where
+    a library call costs more than the copy."""
+    cdef Py_ssize_t i, j, oh, ow, oh0, oh1, ow0, ow1, first, last
+    cdef floating* dst
+    cdef const floating* src
+    for i in range(KH):
+        oh0 = _first_valid(i - ph, sh)
+        oh1 = _end_valid(i - ph, sh, H, OH)
+        for j in range(KW):
+            dst = cols + (i * KW + j) * row_stride
+            ow0 = _first_valid(j - pw, sw)
+            ow1 = _end_valid(j - pw, sw, W, OW)
+            first, last = oh0, oh1  # output rows [first, last) read real input rows
+            if last <= first or ow1 <= ow0:  # this offset only ever sees padding
+                first = last = OH
+            for ow in range(first * OW):
+                dst[ow] = 0
+            for oh in range(first, last):
+                # src[ow*sw] is x[oh*sh - ph + i, ow*sw - pw + j]; only [ow0, ow1) is inside.
+                src = x + (oh * sh - ph + i) * W + (j - pw)
+                for ow in range(ow0):
+                    dst[oh * OW + ow] = 0
+                if sw == 1:
+                    for ow in range(ow0, ow1):
+                        dst[oh * OW + ow] = src[ow]
+                else:
+                    for ow in range(ow0, ow1):
+                        dst[oh * OW + ow] = src[ow * sw]
+                for ow in range(ow1, OW):
+                    dst[oh * OW + ow] = 0
+            for ow in range(last * OW, OH * OW):
+                dst[ow] = 0
 
 
 def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel_size,
@@ -132,32 +144,41 @@ def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel
     OH_, OW_ = _check_geometry("col2im", (N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
                                stride, padding)
     cdef Py_ssize_t OH = OH_, OW = OW_
-    cdef Py_ssize_t plane, n, c, i, j, row, oh, ow, oh0, oh1, ow0, ow1, ih, iw0
-    cdef floating* dst
-    cdef const floating* src
+    cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
+    cdef Py_ssize_t plane, n, c
     with nogil:
         for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
-            memset(&gx[n, c, 0, 0], 0, H * W * sizeof(floating))
-            for i in range(KH):
-                oh0 = _first_valid(i - ph, sh, H)
-                oh1 = _end_valid(i - ph, sh, H, OH)
-                for j in range(KW):
-                    row = (c * KH + i) * KW + j
-                    ow0 = _first_valid(j - pw, sw, W)
-                    ow1 = _end_valid(j - pw, sw, W, OW)
-                    for oh in range(oh0, oh1):
-                        ih = oh * sh - ph + i
-                        iw0 = ow0 * sw - pw + j
-                        dst = &gx[n, c, ih, iw0]
-                        src = &cols[n, row, oh * OW + ow0]
-                        if sw == 1:
-                            for ow in range(ow1 - ow0):
-                                dst[ow] += src[ow]
-                        else:
-                            for ow in range(ow1 - ow0):
-                                dst[ow * sw] += src[ow]
+            _col2im_plane(&cols[n, c * KH * KW, 0], row_stride, &gx[n, c, 0, 0], H, W, OH, OW,
+                          KH, KW, sh, sw, ph, pw)
+
+
+cdef inline void _col2im_plane(const floating* cols, Py_ssize_t row_stride, floating* gx,
+                               Py_ssize_t H, Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW,
+                               Py_ssize_t KH, Py_ssize_t KW, Py_ssize_t sh, Py_ssize_t sw,
+                               Py_ssize_t ph, Py_ssize_t pw) noexcept nogil:
+    """One (H, W) plane of col2im: zero it, then add back its KH*KW rows of cols."""
+    cdef Py_ssize_t i, j, oh, ow, oh0, oh1, ow0, ow1
+    cdef floating* dst
+    cdef const floating* src
+    memset(gx, 0, H * W * sizeof(floating))
+    for i in range(KH):
+        oh0 = _first_valid(i - ph, sh)
+        oh1 = _end_valid(i - ph, sh, H, OH)
+        for j in range(KW):
+            src = cols + (i * KW + j) * row_stride
+            ow0 = _first_valid(j - pw, sw)
+            ow1 = _end_valid(j - pw, sw, W, OW)
+            for oh in range(oh0, oh1):
+                # dst[ow*sw] is gx[oh*sh - ph + i, ow*sw - pw + j]; only [ow0, ow1) is inside.
+                dst = gx + (oh * sh - ph + i) * W + (j - pw)
+                if sw == 1:
+                    for ow in range(ow0, ow1):
+                        dst[ow] += src[oh * OW + ow]
+                else:
+                    for ow in range(ow0, ow1):
+                        dst[ow * sw] += src[oh * OW + ow]
 
 
 def swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floating[::1] bias=None):

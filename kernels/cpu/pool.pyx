@@ -45,30 +45,69 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                          f"{(y.shape[0], y.shape[1], y.shape[2], y.shape[3])} differ")
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
-    cdef Py_ssize_t plane, n, c, oh, ow, h, w, h0, h1, w0, w1, best_index
-    cdef floating best, v
+    cdef Py_ssize_t plane, n, c
     with nogil:
         for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
-            for oh in range(OH):
-                h0 = oh * sh - ph
-                h1 = min(h0 + KH, H)
-                h0 = max(h0, 0)
-                for ow in range(OW):
-                    w0 = ow * sw - pw
-                    w1 = min(w0 + KW, W)
-                    w0 = max(w0, 0)
-                    best = x[n, c, h0, w0]
-                    best_index = h0 * W + w0
-                    for h in range(h0, h1):
-                        for w in range(w0, w1):
-                            v = x[n, c, h, w]
-                            if v > best or (v != v and best == best):
-                                best = v
-                                best_index = h * W + w
-                    y[n, c, oh, ow] = best
-                    argmax[n, c, oh, ow] = best_index
+            _max_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], H, W, OH, OW, KH, KW,
+                       sh, sw, ph, pw)
+
+
+cdef inline void _max_plane(const floating* x, floating* y, int64_t* argmax, Py_ssize_t H,
+                            Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t KH,
+                            Py_ssize_t KW, Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                            Py_ssize_t pw) noexcept nogil:
+    """One (n, c) plane of max_pool2d_forward, one output row at a time.
+
+    The row of maxima starts as each window's first real element; then, for every input row h
+    and kernel column j (row-major window order), the inner loop runs across the output row
+    and keeps the larger value. That inner loop has unit-stride stores and a select instead of
+    an if, so the compiler can vectorise it and no branch depends on the (random) data.
+    """
+    cdef Py_ssize_t oh, ow, h, j, h0, h1, ow0, ow1, iw, k
+    cdef const floating* row
+    cdef floating* best
+    cdef int64_t* best_index
+    cdef floating v, b
+    cdef int take
+    for oh in range(OH):
+        h0 = oh * sh - ph
+        h1 = min(h0 + KH, H)
+        h0 = max(h0, 0)
+        best = y + oh * OW
+        best_index = argmax + oh * OW
+        for ow in range(OW):
+            k = h0 * W + max(ow * sw - pw, 0)
+            best[ow] = x[k]
+            best_index[ow] = k
+        for h in range(h0, h1):
+            row = x + h * W
+            for j in range(KW):
+                ow0 = _first_valid(j - pw, sw)
+                ow1 = _end_valid(j - pw, sw, W, OW)
+                for ow in range(ow0, ow1):
+                    iw = ow * sw - pw + j
+                    v = row[iw]
+                    b = best[ow]
+                    take = (v > b) | ((v != v) & (b == b))  # larger, or the first NaN
+                    # Arithmetic select (Cython turns "a if c else b" into an if).
+                    k = best_index[ow] + take * (h * W + iw - best_index[ow])
+                    best_index[ow] = k
+                    best[ow] = x[k]
+
+
+cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t step) noexcept nogil:
+    """Smallest o >= 0 with o*step + offset >= 0."""
+    return 0 if offset >= 0 else (-offset + step - 1) // step
+
+
+cdef inline Py_ssize_t _end_valid(Py_ssize_t offset, Py_ssize_t step, Py_ssize_t size,
+                                  Py_ssize_t n_out) noexcept nogil:
+    """One past the largest o < n_out with o*step + offset < size."""
+    if size - offset <= 0:
+        return 0
+    return min((size - offset + step - 1) // step, n_out)
 
 
 def max_pool2d_backward(const floating[:, :, :, ::1] gy, const int64_t[:, :, :, ::1] argmax,
@@ -113,26 +152,37 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
     _check("avg_pool2d_forward", (N, C, H, W), (y.shape[0], y.shape[1], y.shape[2], y.shape[3]), kernel_size, stride, padding)
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
-    cdef Py_ssize_t plane, n, c, oh, ow, h, w, h0, h1, w0, w1
-    cdef floating total
-    cdef floating scale = 1.0 / (KH * KW)
+    cdef Py_ssize_t plane, n, c
     with nogil:
         for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
-            for oh in range(OH):
-                h0 = oh * sh - ph
-                h1 = min(h0 + KH, H)
-                h0 = max(h0, 0)
-                for ow in range(OW):
-                    w0 = ow * sw - pw
-                    w1 = min(w0 + KW, W)
-                    w0 = max(w0, 0)
-                    total = 0
-                    for h in range(h0, h1):
-                        for w in range(w0, w1):
-                            total = total + x[n, c, h, w]
-                    y[n, c, oh, ow] = total * scale
+            _avg_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], H, W, OH, OW, KH, KW, sh, sw, ph, pw)
+
+
+cdef inline void _avg_plane(const floating* x, floating* y, Py_ssize_t H, Py_ssize_t W,
+                            Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t KH, Py_ssize_t KW,
+                            Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph,
+                            Py_ssize_t pw) noexcept nogil:
+    """One (n, c) plane of avg_pool2d_forward."""
+    cdef Py_ssize_t oh, ow, h, w, h0, h1, w0, w1
+    cdef const floating* row
+    cdef floating total
+    cdef floating scale = 1.0 / (KH * KW)
+    for oh in range(OH):
+        h0 = oh * sh - ph
+        h1 = min(h0 + KH, H)
+        h0 = max(h0, 0)
+        for ow in range(OW):
+            w0 = ow * sw - pw
+            w1 = min(w0 + KW, W)
+            w0 = max(w0, 0)
+            total = 0
+            for h in range(h0, h1):
+                row = x + h * W
+                for w in range(w0, w1):
+                    total = total + row[w]
+            y[oh * OW + ow] = total * scale
 
 
 def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] gx,
