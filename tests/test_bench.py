@@ -1,0 +1,156 @@
+"""`minigrad bench` machinery on a tiny configuration: structure of the table, JSON and plot,
+ratios and target statuses. No timing is asserted."""
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+import pytest
+
+from minigrad import bench
+from minigrad.bench import MINIGRAD, NUMPY_BEST, REFERENCE, TORCH, Result, Timing
+
+
+def _timing(sec):
+    return Timing(median=sec, q1=sec * 0.9, q3=sec * 1.1, min=sec * 0.8, max=sec * 1.3, repeats=5)
+
+
+def test_measure_counts_warmup_and_repeats():
+    calls = []
+    t = bench.measure(lambda: calls.append(1), warmup=2, min_repeats=4, max_repeats=4, min_time=0)
+    assert len(calls) == 6 and t.repeats == 4
+    assert t.min <= t.q1 <= t.median <= t.q3 <= t.max
+    assert t.spread >= 0
+
+
+def test_ratios_and_targets_from_synthetic_results():
+    results = [
+        Result("gemm", "1024x1024x1024", MINIGRAD, _timing(2.0), 2 * 1024**3, "GFLOP/s"),
+        Result("gemm", "1024x1024x1024", REFERENCE, _timing(1.0), 2 * 1024**3, "GFLOP/s"),
+        Result("gemm", "1024x1024x1024", NUMPY_BEST, _timing(1.0), 2 * 1024**3, "GFLOP/s"),
+        Result("pool", "p1", MINIGRAD, _timing(1.0)),
+        Result("pool", "p1", TORCH, _timing(3.0)),
+        Result("pool", "p2", MINIGRAD, _timing(1.0)),
+        Result("pool", "p2", TORCH, _timing(1.5)),
+        Result("conv", "c fwd+bwd", MINIGRAD, _timing(4.0)),
+        Result("conv", "c fwd+bwd", TORCH, _timing(1.0)),
+        Result("conv", "c fwd", MINIGRAD, _timing(1.0)),  # not a fwd+bwd workload: ignored
+        Result("conv", "c fwd", TORCH, _timing(0.1)),
+        Result("tiny", "chain", MINIGRAD, _timing(3.0), 10, "us/op"),
+        Result("tiny", "chain", TORCH, _timing(1.0), 10, "us/op"),
+    ]
+    bench.compute_ratios(results)
+    assert [r.ratio for r in results[:3]] == [0.5, 1.0, 1.0]
+    assert results[3].ratio == 1.0 and results[4].ratio == pytest.approx(1 / 3)
+    assert results[0].rate == pytest.approx(1024**3 / 1e9)  # GFLOP/s
+    assert results[11].rate == pytest.approx(0.3e6)  # microseconds per op
+    targets = {t["target"].split(" vs")[0]: t for t in bench.evaluate_targets(results)}
+    assert len(targets) == len(bench.TARGETS)
+    gemm = targets["GEMM f32 1024^3"]
+    assert gemm["ratio"] == 0.5 and gemm["status"] == "met"  # >= 0.5 but below the 0.9 aim
+    pool = targets["max-pool fwd+bwd"]
+    assert pool["ratio"] == 1.5 and pool["worst_workload"] == "p2" and pool["status"] == "met"
+    conv = targets["conv2d fwd+bwd"]
+    assert conv["ratio"] == 0.25 and conv["status"] == "MISSED"
+    assert targets["training step batch 128"]["status"] == "not measured"
+    assert targets["tiny-op overhead"]["status"] == "below aim"
+    assert targets["every CNN GEMM shape"]["status"] == "not measured"
+
+
+def test_numpy_best_missing_falls_back_to_reference():
+    results = [Result("gemm", "1024x1024x1024", MINIGRAD, _timing(1.0)),
+               Result("gemm", "1024x1024x1024", REFERENCE, _timing(0.5))]
+    target = bench.evaluate_targets(bench.compute_ratios(results))[0]
+    assert target["ratio"] == 0.5 and target["peer"].startswith(REFERENCE)
+
+
+def test_smoke_run_through_bench_main(tmp_path, monkeypatch):
+    """The whole pipeline (children included) on tiny shapes, via the CLI entry point."""
+    torch_ok = bench._import_torch(bench.SMOKE) is not None
+    monkeypatch.setattr(bench, "QUICK", replace(bench.SMOKE, threads=1))
+    monkeypatch.setenv(bench._CHILD_ENV, "1")  # no re-exec: run in this process
+    out_json, out_png = tmp_path / "b.json", tmp_path / "b.png"
+    plot = str(out_png) if _has_matplotlib() else None
+    args = argparse.Namespace(quick=True, json=str(out_json), plot=plot)
+    assert bench.bench_main(args) == 0
+
+    report = json.loads(out_json.read_text())
+    assert set(report) == {"machine", "config", "results", "targets", "runtime_s"}
+    machine = report["machine"]
+    for key in ("cpu_model", "cpu_count", "threads", "numpy", "torch", "gemm_isa",
+                "kernel_sources", "blas_this_process", "numpy_best_child", "train_step_impl"):
+        assert key in machine
+    assert machine["threads"] == 1
+    assert "error" not in machine["numpy_best_child"], machine["numpy_best_child"]
+    rows = report["results"]
+    groups = {r["group"] for r in rows}
+    assert groups == {"gemm", "cnn-gemm", "conv", "pool", "train", "tiny"}
+    workloads = {}
+    for r in rows:
+        workloads.setdefault((r["group"], r["workload"]), []).append(r)
+    assert len(workloads[("gemm", "32x32x32")]) == (4 if torch_ok else 3)
+    assert len([w for w in workloads if w[0] == "cnn-gemm"]) == 11
+    for (group, workload), rs in workloads.items():
+        impls = {r["impl"] for r in rs}
+        assert MINIGRAD in impls and (TORCH in impls) == torch_ok, (group, workload)
+        ratios = [r["ratio"] for r in rs]
+        assert all(0 < x <= 1.0 for x in ratios) and max(ratios) == 1.0, (group, workload)
+        for r in rs:
+            assert r["timing"]["median"] > 0 and r["timing"]["repeats"] >= 2
+            if r["unit"]:
+                assert r["rate"] > 0
+    assert {r["impl"] for r in rows if r["group"] == "gemm"} >= {MINIGRAD, REFERENCE, NUMPY_BEST}
+    assert len(report["targets"]) == len(bench.TARGETS)
+    if plot:
+        assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_text_has_every_group_and_the_targets():
+    results = bench.compute_ratios([
+        Result("gemm", "8x8x8", MINIGRAD, _timing(1e-6), 1024, "GFLOP/s"),
+        Result("gemm", "8x8x8", REFERENCE, _timing(2e-6), 1024, "GFLOP/s"),
+        Result("train", "N=128", MINIGRAD, _timing(0.1), 128, "img/s"),
+        Result("train", "N=128", TORCH, _timing(0.05), 128, "img/s"),
+    ])
+    report = {"machine": bench.machine_info(1), "config": {"name": "test"}, "results": results,
+              "targets": bench.evaluate_targets(results), "runtime_s": 1.0}
+    text = bench.format_report(report)
+    assert "8x8x8" in text and "N=128" in text and "Targets" in text
+    assert "1280.0" in text  # 128 images in 0.1 s
+    line = next(s for s in text.splitlines() if s.strip().startswith("training step batch 128"))
+    assert "0.50" in line and "met" in line
+
+
+def test_plot_without_matplotlib_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    args = argparse.Namespace(quick=True, json=None, plot="x.png")
+    assert bench.bench_main(args) == 2
+    assert "matplotlib" in capsys.readouterr().err
+
+
+def test_reexec_sets_malloc_thresholds(monkeypatch):
+    seen = {}
+
+    def fake_run(cmd, env):
+        seen.update(cmd=cmd, env=env)
+        return argparse.Namespace(returncode=0)
+
+    monkeypatch.delenv(bench._CHILD_ENV, raising=False)
+    for k in bench.MALLOC_ENV:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    args = argparse.Namespace(quick=True, json="out.json", plot=None)
+    assert bench.bench_main(args) == 0
+    assert seen["cmd"][1:] == ["-m", "minigrad", "bench", "--quick", "--json", "out.json"]
+    assert seen["env"][bench._CHILD_ENV] == "1"
+    for k, v in bench.MALLOC_ENV.items():
+        assert seen["env"][k] == v
+
+
+def _has_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
