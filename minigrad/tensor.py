@@ -633,7 +633,7 @@ class Tensor:
         return _ops().reshape(self, *shape)
 
     def view(self, *shape):
-        return _ops().reshape(self, *shape)
+        return _ops().view(self, *shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return _ops().flatten(self, start_dim, end_dim)

@@ -173,12 +173,14 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None):
 def log_softmax(x, dim):
     """x - logsumexp(x, dim): log-probabilities, stable for large logits."""
     _check_tensor(x, "log_softmax")
+    dim = normalize_dim(dim, x.ndim, "log_softmax")  # errors name this op, not logsumexp
     return x - logsumexp(x, dim, keepdim=True)
 
 
 def softmax(x, dim):
     """exp(x) / sum(exp(x)) along `dim`, computed as exp(log_softmax) (no overflow)."""
     _check_tensor(x, "softmax")
+    dim = normalize_dim(dim, x.ndim, "softmax")
     return log_softmax(x, dim).exp()
 
 

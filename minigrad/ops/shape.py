@@ -111,23 +111,29 @@ class Pad(Op):
 # ---------------------------------------------------------------------------- public functions
 
 
-def reshape(x, *shape):
-    """x with a new shape; one dim may be -1 (inferred)."""
-    _check_tensor(x, "reshape")
-    shape = _sizes(shape, "reshape")
+def _reshape(x, shape, op):
+    _check_tensor(x, op)
+    shape = _sizes(shape, op)
     if shape.count(-1) > 1:
-        raise ValueError(f"reshape: only one dim can be -1, got {shape}")
+        raise ValueError(f"{op}: only one dim can be -1, got {shape}")
     known = math.prod(n for n in shape if n != -1)
     if -1 in shape:
         if known == 0 or x.numel() % known:
-            raise ValueError(f"reshape: cannot reshape tensor of shape {x.shape} into {shape}")
+            raise ValueError(f"{op}: cannot reshape tensor of shape {x.shape} into {shape}")
         shape = tuple(x.numel() // known if n == -1 else n for n in shape)
     if any(n < 0 for n in shape) or math.prod(shape) != x.numel():
-        raise ValueError(f"reshape: cannot reshape tensor of shape {x.shape} into {shape}")
+        raise ValueError(f"{op}: cannot reshape tensor of shape {x.shape} into {shape}")
     return Reshape.apply(x, shape=shape)
 
 
-view = reshape
+def reshape(x, *shape):
+    """x with a new shape; one dim may be -1 (inferred)."""
+    return _reshape(x, shape, "reshape")
+
+
+def view(x, *shape):
+    """Same as reshape (any layout is accepted; errors name `view`)."""
+    return _reshape(x, shape, "view")
 
 
 def flatten(x, start_dim=0, end_dim=-1):
