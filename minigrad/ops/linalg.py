@@ -4,6 +4,8 @@ The backward passes transposes as flags (trans_a/trans_b) instead of materialisi
 the kernel reads transposed operands in place.
 """
 
+import numpy as np
+
 from ..autograd import Op
 from .common import promote, sum_to
 
@@ -61,9 +63,13 @@ def matmul(a, b):
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: "
             f"{a2.shape[-1]} (dim -1 of the first) != {b2.shape[-2]} (dim -2 of the second)"
         )
-    from .common import broadcast_shapes
-
-    broadcast_shapes("matmul", a2.shape[:-2], b2.shape[:-2])
+    try:
+        np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch dims of shapes {a.shape} and {b.shape} cannot be broadcast together: "
+            f"{a2.shape[:-2]} vs {b2.shape[:-2]}"
+        ) from None
     out = MatMul.apply(a2, b2)
     if squeeze_a:
         out = out.squeeze(-2)
