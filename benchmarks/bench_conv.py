@@ -1,8 +1,9 @@
 """Conv2d and pooling kernel timings: minigrad's CPU backend (and its numpy reference) vs PyTorch.
 
 Usage: python benchmarks/bench_conv.py [--dtype float32] [--repeat 30] [--no-torch]
-Times are medians in ms of forward (y) and forward+backward (y, gx, gw / y, gx), on the
-layer shapes of the MNIST CNN. Record the thread count (OMP_NUM_THREADS) with the numbers.
+Times are the best of --repeat runs, in ms, of forward (y) and forward+backward (y, gx, gw /
+y, gx), on the layer shapes of the MNIST CNN. The contenders run interleaved, so a busy machine
+slows them alike; still, record the load average and thread count (OMP_NUM_THREADS) with them.
 """
 
 import argparse
@@ -22,15 +23,21 @@ CONVS = [  # (N, C, O, H, K)
 POOLS = [(128, 32, 26, 2), (128, 64, 11, 2), (32, 64, 11, 2)]  # (N, C, H, K), stride K
 
 
-def median_ms(f, repeat):
-    for _ in range(3):
-        f()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times))
+def best_ms(fns, repeat, rounds=3):
+    """{name: best time in ms} for the zero-argument callables in fns.
+
+    Each round runs every callable repeat/rounds times in a row (not strictly alternating, so
+    one library's idle OpenMP threads are not still spinning while the other's run).
+    """
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, f in fns.items():
+            f()
+            for _ in range(max(1, repeat // rounds)):
+                t = time.perf_counter()
+                f()
+                best[name] = min(best[name], time.perf_counter() - t)
+    return {name: 1e3 * t for name, t in best.items()}
 
 
 def conv_fns(kernels, x, w, b, one, zero):
@@ -81,7 +88,8 @@ def main():
             torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
         except ImportError:
             print("torch not installed: skipping the PyTorch column")
-    print(f"dtype {dtype}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(f"load average {os.getloadavg()[0]:.2f}, dtype {dtype}, OMP_NUM_THREADS={threads}, "
           f"cpu_count {os.cpu_count()}, sources {sorted(set(cpu.kernel_sources().values()))}")
     rng = np.random.default_rng(0)
     one, zero = (1, 1), (0, 0)
@@ -90,43 +98,53 @@ def main():
         x = rng.standard_normal((N, C, H, H)).astype(dtype)
         w = rng.standard_normal((O, C, K, K)).astype(dtype)
         b = rng.standard_normal(O).astype(dtype)
-        line = f"conv {C:>2}->{O:<2} {H}x{H} K{K} N={N:<3}"
+        fns = {}
         for name, kernels in rows:
-            f, fb = conv_fns(kernels, x, w, b, one, zero)
-            line += f" | {name} fwd {median_ms(f, args.repeat):7.3f} f+b {median_ms(fb, args.repeat):7.3f}"
+            fns[name + " fwd"], fns[name + " f+b"] = conv_fns(kernels, x, w, b, one, zero)
         if torch is not None:
-            f, fb = torch_conv_fns(torch, x, w, b)
-            line += f" | torch fwd {median_ms(f, args.repeat):7.3f} f+b {median_ms(fb, args.repeat):7.3f}"
-        print(line)
+            fns["torch fwd"], fns["torch f+b"] = torch_conv_fns(torch, x, w, b)
+        times = best_ms(fns, args.repeat)
+        print(f"conv {C:>2}->{O:<2} {H}x{H} K{K} N={N:<3} | "
+              + " | ".join(f"{name} {t:7.3f}" for name, t in times.items()))
     for N, C, H, K in POOLS:
         x = rng.standard_normal((N, C, H, H)).astype(dtype)
-        k = (K, K)
-        line = f"pool {(N, C, H, H)} K{K}"
+        fns = {}
         for name, kernels in rows:
-            def max_fb():
-                y, a = kernels.max_pool2d_forward(x, k, k, zero)
-                kernels.max_pool2d_backward(y, a, x.shape, k, k, zero)
-
-            def avg_fb():
-                y = kernels.avg_pool2d_forward(x, k, k, zero)
-                kernels.avg_pool2d_backward(y, x.shape, k, k, zero)
-
-            line += (f" | {name} max f+b {median_ms(max_fb, args.repeat):6.3f}"
-                     f" avg f+b {median_ms(avg_fb, args.repeat):6.3f}")
+            fns[name + " max f+b"], fns[name + " avg f+b"] = pool_fns(kernels, x, K)
         if torch is not None:
-            xt = torch.from_numpy(x).requires_grad_()
+            fns["torch max f+b"], fns["torch avg f+b"] = torch_pool_fns(torch, x, K)
+        times = best_ms(fns, args.repeat)
+        print(f"pool {(N, C, H, H)} K{K} | "
+              + " | ".join(f"{name} {t:6.3f}" for name, t in times.items()))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
-            def t_max():
-                y = torch.nn.functional.max_pool2d(xt, K)
-                y.backward(y.detach())
 
-            def t_avg():
-                y = torch.nn.functional.avg_pool2d(xt, K)
-                y.backward(y.detach())
+def pool_fns(kernels, x, K):
+    k, zero = (K, K), (0, 0)
 
-            line += (f" | torch max f+b {median_ms(t_max, args.repeat):6.3f}"
-                     f" avg f+b {median_ms(t_avg, args.repeat):6.3f}")
-        print(line)
+    def max_fb():
+        y, argmax = kernels.max_pool2d_forward(x, k, k, zero)
+        kernels.max_pool2d_backward(y, argmax, x.shape, k, k, zero)
+
+    def avg_fb():
+        y = kernels.avg_pool2d_forward(x, k, k, zero)
+        kernels.avg_pool2d_backward(y, x.shape, k, k, zero)
+
+    return max_fb, avg_fb
+
+
+def torch_pool_fns(torch, x, K):
+    xt = torch.from_numpy(x).requires_grad_()
+
+    def max_fb():
+        y = torch.nn.functional.max_pool2d(xt, K)
+        y.backward(y.detach())
+
+    def avg_fb():
+        y = torch.nn.functional.avg_pool2d(xt, K)
+        y.backward(y.detach())
+
+    return max_fb, avg_fb
 
 
 if __name__ == "__main__":

@@ -67,13 +67,14 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_
 
     Parallel over the N*C (image, channel) planes; each plane owns KH*KW rows of cols.
     For each kernel offset (i, j) the valid output range [oh0, oh1) x [ow0, ow1) is computed
-    once, so the inner loop has no bounds tests (and is a memcpy when sw == 1).
+    once, so the inner loop has no bounds tests.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     _check_unit_stride("im2col", cols.shape[2], cols.strides[2], sizeof(floating))
-    OH_, OW_ = _check_geometry("im2col", (N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
+    OH_, OW_ = _check_geometry("im2col", (N, C, H, W),
+                               (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
                                stride, padding)
     cdef Py_ssize_t OH = OH_, OW = OW_
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
@@ -141,7 +142,8 @@ def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     _check_unit_stride("col2im", cols.shape[2], cols.strides[2], sizeof(floating))
-    OH_, OW_ = _check_geometry("col2im", (N, C, H, W), (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
+    OH_, OW_ = _check_geometry("col2im", (N, C, H, W),
+                               (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
                                stride, padding)
     cdef Py_ssize_t OH = OH_, OW = OW_
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
@@ -186,8 +188,8 @@ def swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floatin
     whole-batch GEMM, fused with the bias add. Parallel over dst's first axis."""
     cdef Py_ssize_t A = src.shape[0], B = src.shape[1], L = src.shape[2]
     if (dst.shape[0], dst.shape[1], dst.shape[2]) != (B, A, L):
-        raise ValueError(f"swap01: dst {(dst.shape[0], dst.shape[1], dst.shape[2])} should be {(B, A, L)} for src "
-                         f"{(src.shape[0], src.shape[1], src.shape[2])}")
+        raise ValueError(f"swap01: dst {(dst.shape[0], dst.shape[1], dst.shape[2])} should be "
+                         f"{(B, A, L)} for src {(src.shape[0], src.shape[1], src.shape[2])}")
     if bias is not None and bias.shape[0] != A:
         raise ValueError(f"swap01: bias has {bias.shape[0]} entries, expected {A}")
     cdef bint has_bias = bias is not None

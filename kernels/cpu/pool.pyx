@@ -13,6 +13,10 @@ from libc.stdint cimport int64_t
 from libc.string cimport memset
 
 
+cdef tuple _shape4(Py_ssize_t* shape):
+    return (shape[0], shape[1], shape[2], shape[3])
+
+
 def _check(str op, tuple x_shape, tuple y_shape, tuple kernel_size, tuple stride, tuple padding):
     N, C, H, W = x_shape
     KH, KW = kernel_size
@@ -39,10 +43,10 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OH = y.shape[2], OW = y.shape[3]
-    _check("max_pool2d_forward", (N, C, H, W), (y.shape[0], y.shape[1], y.shape[2], y.shape[3]), kernel_size, stride, padding)
-    if (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]) != (y.shape[0], y.shape[1], y.shape[2], y.shape[3]):
-        raise ValueError(f"max_pool2d_forward: argmax {(argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3])} and output "
-                         f"{(y.shape[0], y.shape[1], y.shape[2], y.shape[3])} differ")
+    _check("max_pool2d_forward", (N, C, H, W), _shape4(y.shape), kernel_size, stride, padding)
+    if _shape4(argmax.shape) != _shape4(y.shape):
+        raise ValueError(f"max_pool2d_forward: argmax {_shape4(argmax.shape)} and output "
+                         f"{_shape4(y.shape)} differ")
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t plane, n, c
@@ -119,9 +123,9 @@ def max_pool2d_backward(const floating[:, :, :, ::1] gy, const int64_t[:, :, :, 
     """
     cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
     cdef Py_ssize_t OH = gy.shape[2], OW = gy.shape[3]
-    if ((gy.shape[0], gy.shape[1]) != (N, C) or (argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3]) != (gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3])):
-        raise ValueError(f"max_pool2d_backward: grad_output {(gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3])}, argmax "
-                         f"{(argmax.shape[0], argmax.shape[1], argmax.shape[2], argmax.shape[3])} and input {(N, C, H, W)} do not match")
+    if (gy.shape[0], gy.shape[1]) != (N, C) or _shape4(argmax.shape) != _shape4(gy.shape):
+        raise ValueError(f"max_pool2d_backward: grad_output {_shape4(gy.shape)}, argmax "
+                         f"{_shape4(argmax.shape)} and input {(N, C, H, W)} do not match")
     cdef Py_ssize_t plane, n, c, oh, ow, k
     cdef Py_ssize_t HW = H * W
     cdef int bad = 0
@@ -149,7 +153,7 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
     """y[n, c, oh, ow] = (sum of the window's real elements) / (KH*KW); padding counts as 0."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t OH = y.shape[2], OW = y.shape[3]
-    _check("avg_pool2d_forward", (N, C, H, W), (y.shape[0], y.shape[1], y.shape[2], y.shape[3]), kernel_size, stride, padding)
+    _check("avg_pool2d_forward", (N, C, H, W), _shape4(y.shape), kernel_size, stride, padding)
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t plane, n, c
@@ -190,7 +194,7 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] 
     """gx[n, c, h, w] = sum over the windows containing (h, w) of gy / (KH*KW); gx zeroed first."""
     cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
     cdef Py_ssize_t OH = gy.shape[2], OW = gy.shape[3]
-    _check("avg_pool2d_backward", (N, C, H, W), (gy.shape[0], gy.shape[1], gy.shape[2], gy.shape[3]), kernel_size, stride,
+    _check("avg_pool2d_backward", (N, C, H, W), _shape4(gy.shape), kernel_size, stride,
            padding)
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]

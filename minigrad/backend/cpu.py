@@ -57,8 +57,9 @@ _missing = sorted(name for name in _REQUIRED if _modules.get(name) is None)
 if _missing and not DISABLED:
     # Module-level code runs once per process, so this warns once.
     _ops = ", ".join(op for op, module in OPS.items() if module in _missing)
+    _names = ", ".join("minigrad.kernels.cpu." + m for m in _missing)
     warnings.warn(
-        f"minigrad: compiled CPU kernels {', '.join('minigrad.kernels.cpu.' + m for m in _missing)} "
+        f"minigrad: compiled CPU kernels {_names} "
         f"not available; falling back to the numpy reference kernels for {_ops}. "
         "Build them with `python setup.py build_ext --inplace` or `pip install -e .`.",
         RuntimeWarning,

@@ -1,4 +1,4 @@
-"""Numpy reference kernels: the fallback backend and the oracle the native kernels are tested against.
+"""Numpy reference kernels: the fallback backend, and the oracle the native kernels are tested on.
 
 Images are NCHW: x (N, C, H, W), conv weights (O, C, KH, KW), outputs (N, O, OH, OW) with
 OH = (H + 2*ph - KH) // sh + 1 (and the same for OW).
@@ -111,7 +111,8 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     y = win.max(axis=-1)  # propagates NaN, like PyTorch
     # Where the maximum sits: the first window position holding a real (not padding) element
     # equal to y. Checking "real" keeps an all -inf window from pointing into the padding.
-    real = windows(pad(xp.ones((1, 1, H, W), dtype=bool), padding, value=False), kernel_size, stride)
+    real = pad(xp.ones((1, 1, H, W), dtype=bool), padding, value=False)
+    real = windows(real, kernel_size, stride)
     real = real.reshape(1, 1, OH, OW, KH * KW)
     is_max = (win == y[..., None]) | xp.isnan(win)
     k = xp.argmax(is_max & real, axis=-1)  # argmax of booleans = first True

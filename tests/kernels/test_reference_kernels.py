@@ -1,4 +1,4 @@
-"""The numpy reference kernels (the oracle) against naive loop implementations, plus their errors."""
+"""The numpy reference kernels (the oracle) against naive loops, plus their error messages."""
 
 import numpy as np
 import pytest
@@ -185,7 +185,7 @@ def test_max_pool_nan_wins():
 
 
 def test_conv_grads_are_adjoints_of_forward():
-    """<conv(x), gy> == <x, grad_input(gy)> == <w, grad_weight(x, gy)> (bias-free conv is bilinear)."""
+    """<conv(x), gy> == <x, grad_input(gy)> == <w, grad_weight(x, gy)>: conv is bilinear."""
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2))
     stride, padding = (2, 3), (1, 1)
@@ -199,7 +199,8 @@ def test_conv_grads_are_adjoints_of_forward():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_output_dtype_follows_input(dtype):
     rng = np.random.default_rng(2)
-    x, w = rng.standard_normal((2, 2, 5, 5)).astype(dtype), rng.standard_normal((3, 2, 3, 3)).astype(dtype)
+    x = rng.standard_normal((2, 2, 5, 5)).astype(dtype)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(dtype)
     b = np.zeros(3, dtype)
     y = ref.conv2d_forward(x, w, b, (1, 1), (1, 1))
     assert y.dtype == dtype
