@@ -59,7 +59,10 @@ def result_type(dimensioned=(), zero_dim=(), scalars=()):
     for tier in (dimensioned, zero_dim):
         if not tier:
             continue
-        tier_dtype = np.result_type(*tier)
+        # Within a tier the highest category wins outright (int64 with float32 is float32,
+        # as PyTorch; numpy would widen to float64); same-category dtypes widen as numpy does.
+        top = max(category(d) for d in tier)
+        tier_dtype = np.result_type(*[d for d in tier if category(d) == top])
         if result is None or category(tier_dtype) > category(result):
             result = tier_dtype
     if scalars:
