@@ -134,6 +134,10 @@ def max_pool2d_backward(gy, argmax, x_shape, kernel_size, stride, padding):
     check_max_pool_backward_args(gy, argmax, x_shape, kernel_size, stride, padding)
     xp = array_module(gy)
     N, C, H, W = x_shape
+    outside = int(((argmax < 0) | (argmax >= H * W)).sum())
+    if outside:
+        raise ValueError(f"max_pool2d_backward: {outside} argmax entries lie outside the "
+                         f"{H}x{W} input plane")
     # Turn the per-plane index into an index into the whole flattened gx, then scatter-add.
     # bincount sums duplicate indices (a plain gx[idx] += gy would keep only one of them).
     plane_start = xp.arange(N * C).reshape(N, C, 1, 1) * (H * W)
