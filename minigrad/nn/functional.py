@@ -254,8 +254,11 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean"):
         raise TypeError(f"cross_entropy: input must be floating point, got {x.dtype}")
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if target.shape != x.shape:
-            raise ValueError(f"cross_entropy: input shape {x.shape} and probability target "
-                             f"shape {target.shape} differ")
+            raise TypeError(
+                f"cross_entropy: target must hold integer class indices, or class "
+                f"probabilities of the input's shape {x.shape}; got {target.dtype} of shape "
+                f"{target.shape}"
+            )
         dim = 0 if x.ndim == 1 else 1
         logp = log_softmax(x, dim)
         if weight is not None:
