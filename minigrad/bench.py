@@ -31,7 +31,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -88,15 +88,16 @@ class Config:
     torch: bool = True  # include PyTorch when it imports
     progress: bool = True
     threads: int = 0  # 0: our GEMM's default (OMP_NUM_THREADS or all cores)
+    rounds: int = 1  # interleaved rounds per measurement (repeats and time split over them)
 
 
 QUICK = Config("quick")
-FULL = Config("full", gemm_sizes=(256, 512, 1024, 2048), warmup=3, min_repeats=10,
-              max_repeats=200, min_time=0.5, train_min_time=2.0)
+FULL = Config("full", gemm_sizes=(256, 512, 1024, 2048), warmup=3, min_repeats=12,
+              max_repeats=300, min_time=0.6, train_min_time=3.0, rounds=3)
 # Smallest configuration that still goes through every code path (tests/test_bench.py).
 SMOKE = Config("smoke", gemm_sizes=(32,), cnn_gemm_batch=2, batches=(2,), warmup=1,
                min_repeats=2, max_repeats=2, min_time=0.0, train_min_time=0.0, tiny_chain=3,
-               train_reference=False, progress=False)
+               train_reference=False, progress=False, rounds=2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,14 +115,21 @@ class Timing:
     max: float
     repeats: int
 
+    @classmethod
+    def from_times(cls, times):
+        q1, med, q3 = np.percentile(times, [25, 50, 75])
+        return cls(float(med), float(q1), float(q3), float(min(times)), float(max(times)),
+                   len(times))
+
     @property
     def spread(self):
         """Half the inter-quartile range relative to the median (0.02 = +-2%)."""
         return (self.q3 - self.q1) / 2 / self.median if self.median > 0 else 0.0
 
 
-def measure(fn, *, warmup, min_repeats, max_repeats, min_time):
-    """Warm up, then time fn() until min_repeats and min_time are both reached (or max_repeats)."""
+def sample(fn, *, warmup, min_repeats, max_repeats, min_time):
+    """Warm up, then time fn() until min_repeats and min_time are both reached (or max_repeats);
+    the list of seconds per call."""
     for _ in range(warmup):
         fn()
     times = []
@@ -130,14 +138,35 @@ def measure(fn, *, warmup, min_repeats, max_repeats, min_time):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return Timing(float(med), float(q1), float(q3), min(times), max(times), len(times))
+    return times
 
 
-def _measure(cfg, fn, train=False):
-    return measure(fn, warmup=cfg.warmup, min_repeats=cfg.min_repeats,
-                   max_repeats=cfg.max_repeats,
-                   min_time=cfg.train_min_time if train else cfg.min_time)
+def measure(fn, *, warmup, min_repeats, max_repeats, min_time):
+    """Timing of fn(): warm-up, then the median and spread of repeated calls."""
+    return Timing.from_times(sample(fn, warmup=warmup, min_repeats=min_repeats,
+                                    max_repeats=max_repeats, min_time=min_time))
+
+
+def _sample_round(cfg, fn, rnd, train=False):
+    """One of cfg.rounds slices of a measurement (full warm-up in round 0, one call after)."""
+    r = cfg.rounds
+    return sample(fn, warmup=cfg.warmup if rnd == 0 else 1,
+                  min_repeats=-(-cfg.min_repeats // r), max_repeats=-(-cfg.max_repeats // r),
+                  min_time=(cfg.train_min_time if train else cfg.min_time) / r)
+
+
+def _measure_impls(cfg, impls, train=False, progress=None):
+    """{impl: Timing} for [(impl, fn)], timed in cfg.rounds interleaved rounds.
+
+    Interleaving spreads a burst of outside load over every impl instead of one of them.
+    """
+    times = {impl: [] for impl, _ in impls}
+    for rnd in range(cfg.rounds):
+        for impl, fn in impls:
+            times[impl] += _sample_round(cfg, fn, rnd, train)
+    if progress is not None:
+        progress.step(len(impls))
+    return {impl: Timing.from_times(t) for impl, t in times.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,7 +457,8 @@ def _gemm_operands(rng, m, n, k, ta, tb, dtype=np.float32):
 
 
 def _child_numpy_gemm(task):
-    """numpy best: np.matmul on every case, in this (clean-environment) process."""
+    """numpy best: np.matmul on every case, in this (clean-environment) process; one round's
+    samples per case."""
     cfg = Config(**task["config"])
     rng = np.random.default_rng(0)
     out = []
@@ -436,8 +466,8 @@ def _child_numpy_gemm(task):
         blas = _threadpool_blas()
         for m, n, k, ta, tb in task["cases"]:
             a, b = _gemm_operands(rng, m, n, k, ta, tb)
-            out.append(asdict(_measure(cfg, lambda: np.matmul(a, b))))
-    return {"blas": blas, "timings": out}
+            out.append(_sample_round(cfg, lambda: np.matmul(a, b), task["round"]))
+    return {"blas": blas, "times": out}
 
 
 def _child_train(task):
@@ -448,7 +478,9 @@ def _child_train(task):
     with _BlasThreads(task["threads"]):
         for batch in task["batches"]:
             step, _ = minigrad_train_step(batch)
-            out.append(asdict(_measure(cfg, step, train=True)))
+            out.append(asdict(measure(step, warmup=cfg.warmup, min_repeats=cfg.min_repeats,
+                                      max_repeats=cfg.max_repeats,
+                                      min_time=cfg.train_min_time)))
     return {"timings": out, "kernel_sources": cpu.kernel_sources()}
 
 
@@ -462,47 +494,57 @@ def _child_main():
 # workloads: each returns a list of Results (in-process impls) and registers progress
 
 
-def _gemm_results(cfg, group, cases, threads, torch, progress):
-    """cases: (workload label, m, n, k, ta, tb). minigrad, reference, torch here; numpy best in a
-    child process."""
+def _gemm_results(cfg, groups, threads, torch, progress):
+    """groups: [(group, [(label, m, n, k, ta, tb)])]. minigrad, reference and torch are timed
+    here, numpy best in a child process; each round runs every case of every impl, then the
+    child. Returns (results, numpy-best child info)."""
     from .backend import cpu, reference
 
     rng = np.random.default_rng(0)
-    results = []
-    for label, m, n, k, ta, tb in cases:
-        a, b = _gemm_operands(rng, m, n, k, ta, tb)
-        flops = 2.0 * m * n * k
-        progress.set(f"{group} {label}")
-        impls = [(MINIGRAD, lambda: cpu.matmul(a, b)), (REFERENCE, lambda: reference.matmul(a, b))]
-        if torch is not None:
-            at, bt = torch.from_numpy(a), torch.from_numpy(b)
-            impls.append((TORCH, lambda: torch.matmul(at, bt)))
-        for impl, fn in impls:
-            with _BlasThreads(threads):
-                timing = _measure(cfg, fn)
-            results.append(Result(group, label, impl, timing, flops, "GFLOP/s"))
-            progress.step()
-    return results
-
-
-def _numpy_best(cfg, groups, threads, progress):
-    """numpy best for every GEMM case, in one child; (results, threadpoolctl info) or a note."""
-    cases = [(g, c) for g, cs in groups for c in cs]
-    progress.set(f"numpy best (child process, {len(cases)} GEMMs)")
-    task = {"task": "numpy_gemm", "threads": threads,
-            "config": {k: v for k, v in asdict(cfg).items()},
-            "cases": [list(c[1:]) for _, c in cases]}
+    cases = []  # (group, label, (m, n, k, ta, tb), impls)
+    for group, group_cases in groups:
+        for label, m, n, k, ta, tb in group_cases:
+            a, b = _gemm_operands(rng, m, n, k, ta, tb)
+            impls = [(MINIGRAD, lambda a=a, b=b: cpu.matmul(a, b)),
+                     (REFERENCE, lambda a=a, b=b: reference.matmul(a, b))]
+            if torch is not None:
+                at, bt = torch.from_numpy(a), torch.from_numpy(b)
+                impls.append((TORCH, lambda at=at, bt=bt: torch.matmul(at, bt)))
+            cases.append((group, label, (m, n, k, ta, tb), impls))
+    times = [{impl: [] for impl, _ in impls} for *_, impls in cases]
+    child_times = [[] for _ in cases] if cfg.numpy_child else None
+    child_info = {}
     env = _child_env(drop_openblas_tuning=True, extra=_threads_env(threads))
-    try:
-        answer = _run_child(task, env)
-    except Exception as exc:  # noqa: BLE001
-        progress.step(len(cases))
-        return [], {"error": str(exc)}
-    progress.step(len(cases))
-    results = [Result(g, c[0], NUMPY_BEST, Timing(**t), 2.0 * c[1] * c[2] * c[3], "GFLOP/s",
-                      note="child process, OPENBLAS_CORETYPE/L2_SIZE unset")
-               for (g, c), t in zip(cases, answer["timings"])]
-    return results, {"blas": answer["blas"]}
+    for rnd in range(cfg.rounds):
+        for (group, label, _, impls), t in zip(cases, times):
+            progress.set(f"{group} {label}" + (f" (round {rnd + 1})" if cfg.rounds > 1 else ""))
+            with _BlasThreads(threads):
+                for impl, fn in impls:
+                    t[impl] += _sample_round(cfg, fn, rnd)
+            progress.step(len(impls) / cfg.rounds)
+        if child_times is not None and "error" not in child_info:
+            progress.set(f"numpy best (child process, {len(cases)} GEMMs)")
+            task = {"task": "numpy_gemm", "threads": threads, "round": rnd,
+                    "config": asdict(cfg), "cases": [list(c[2]) for c in cases]}
+            try:
+                answer = _run_child(task, env)
+                child_info["blas"] = answer["blas"]
+                for acc, new in zip(child_times, answer["times"]):
+                    acc += new
+            except Exception as exc:  # noqa: BLE001
+                child_info = {"error": str(exc)}
+            progress.step(len(cases) / cfg.rounds)
+    results = []
+    for i, (group, label, (m, n, k, _, _), impls) in enumerate(cases):
+        flops = 2.0 * m * n * k
+        for impl, _ in impls:
+            results.append(Result(group, label, impl, Timing.from_times(times[i][impl]), flops,
+                                  "GFLOP/s"))
+        if child_times is not None and "error" not in child_info:
+            results.append(Result(group, label, NUMPY_BEST, Timing.from_times(child_times[i]),
+                                  flops, "GFLOP/s",
+                                  note="child process, OPENBLAS_CORETYPE/L2_SIZE unset"))
+    return results, child_info
 
 
 def _conv_results(cfg, threads, torch, progress):
@@ -528,11 +570,10 @@ def _conv_results(cfg, threads, torch, progress):
                 if torch is not None:
                     impls.append((TORCH, _conv_torch_fn(torch, kind, x, w, b, gy)))
                 work = flops * (1 if kind == "fwd" else 3)
-                for impl, fn in impls:
-                    with _BlasThreads(threads):
-                        timing = _measure(cfg, fn)
+                with _BlasThreads(threads):
+                    timings = _measure_impls(cfg, impls, progress=progress)
+                for impl, timing in timings.items():
                     results.append(Result("conv", label, impl, timing, work, "GFLOP/s"))
-                    progress.step()
     return results
 
 
@@ -590,9 +631,8 @@ def _pool_results(cfg, torch, progress):
                     torch.nn.functional.max_pool2d(xt, 2).backward(gyt)
 
                 impls.append((TORCH, t_fn))
-            for impl, fn in impls:
-                results.append(Result("pool", label, impl, _measure(cfg, fn)))
-                progress.step()
+            for impl, timing in _measure_impls(cfg, impls, progress=progress).items():
+                results.append(Result("pool", label, impl, timing))
     return results
 
 
@@ -728,15 +768,14 @@ def _train_results(cfg, threads, torch, progress):
         label = f"N={batch}"
         progress.set(f"train step {label}")
         step, how = minigrad_train_step(batch)
-        with _BlasThreads(threads):
-            results.append(Result("train", label, MINIGRAD, _measure(cfg, step, train=True),
-                                  batch, "img/s", note=how))
-        progress.step()
+        impls = [(MINIGRAD, step)]
         if torch is not None:
-            results.append(Result("train", label, TORCH,
-                                  _measure(cfg, torch_train_step(torch, batch), train=True),
-                                  batch, "img/s"))
-            progress.step()
+            impls.append((TORCH, torch_train_step(torch, batch)))
+        with _BlasThreads(threads):
+            timings = _measure_impls(cfg, impls, train=True, progress=progress)
+        for impl, timing in timings.items():
+            results.append(Result("train", label, impl, timing, batch, "img/s",
+                                  note=how if impl == MINIGRAD else ""))
     if cfg.train_reference:
         progress.set("train step on the reference kernels (child process)")
         task = {"task": "train", "batches": list(cfg.batches), "config": asdict(cfg),
@@ -779,15 +818,12 @@ def _tiny_results(cfg, torch, progress):
         y.sum().backward()
 
     leaves = [mg.tensor(a, requires_grad=True) for a in arrays]
-    results = [Result("tiny", label, MINIGRAD, _measure(cfg, lambda: chain(*leaves)), 2 * L + 1,
-                      "us/op")]
-    progress.step()
+    impls = [(MINIGRAD, lambda: chain(*leaves))]
     if torch is not None:
         tleaves = [torch.tensor(a, requires_grad=True) for a in arrays]
-        results.append(Result("tiny", label, TORCH, _measure(cfg, lambda: chain(*tleaves)),
-                              2 * L + 1, "us/op"))
-        progress.step()
-    return results
+        impls.append((TORCH, lambda: chain(*tleaves)))
+    timings = _measure_impls(cfg, impls, progress=progress)
+    return [Result("tiny", label, impl, t, 2 * L + 1, "us/op") for impl, t in timings.items()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -802,8 +838,9 @@ class _Progress:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc="minigrad bench", unit="case", file=sys.stderr,
-                            mininterval=0.5, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc="minigrad bench", file=sys.stderr,
+                            mininterval=0.5, dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
     def set(self, text):
         if self.bar is not None:
@@ -845,12 +882,9 @@ def run_benchmarks(cfg):
         cnn = ([(f"N={cfg.cnn_gemm_batch} {name} {m}x{n}x{k}", m, n, k, ta, tb)
                 for name, m, n, k, ta, tb in cnn_gemms(cfg.cnn_gemm_batch)]
                if cfg.cnn_gemm_batch else [])
-        results = _gemm_results(cfg, "gemm", square, threads, torch, progress)
-        results += _gemm_results(cfg, "cnn-gemm", cnn, threads, torch, progress)
+        results, child_info = _gemm_results(cfg, [("gemm", square), ("cnn-gemm", cnn)],
+                                            threads, torch, progress)
         if cfg.numpy_child:
-            best, child_info = _numpy_best(cfg, [("gemm", square), ("cnn-gemm", cnn)], threads,
-                                           progress)
-            results += best
             machine["numpy_best_child"] = child_info
         results += _conv_results(cfg, threads, torch, progress)
         results += _pool_results(cfg, torch, progress)
