@@ -120,7 +120,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """
     _check_tensor(x, "input", "batch_norm")
     if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {x.shape}")
+        raise ValueError(
+            f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {x.shape}"
+        )
     channels = x.shape[1]
     dims = (0,) + tuple(range(2, x.ndim))
     shape = (1, channels) + (1,) * (x.ndim - 2)
@@ -147,7 +149,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         y = centered / (var + eps).sqrt()
     else:
         if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed when not training")
+            raise ValueError(
+                "batch_norm: running_mean and running_var are needed when not training"
+            )
         mean = running_mean.detach().reshape(shape)
         var = running_var.detach().reshape(shape)
         y = (x - mean) / (var + eps).sqrt()
@@ -197,7 +201,9 @@ def _class_targets(x, target, op, weight, ignore_index):
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {t.dtype}")
     n, num_classes = x.shape
     if t.shape != (n,):
-        raise ValueError(f"{op}: input shape {x.shape} needs a target of shape ({n},), got {t.shape}")
+        raise ValueError(
+            f"{op}: input shape {x.shape} needs a target of shape ({n},), got {t.shape}"
+        )
     xp = x.device.xp
     ignored = t == ignore_index
     any_ignored = bool(ignored.any())
@@ -207,7 +213,8 @@ def _class_targets(x, target, op, weight, ignore_index):
     if bool(bad.any()):
         value = int(t[xp.argmax(bad)])
         raise IndexError(
-            f"{op}: target {value} is out of bounds for {num_classes} classes (valid: 0..{num_classes - 1})"
+            f"{op}: target {value} is out of bounds for {num_classes} classes "
+            f"(valid: 0..{num_classes - 1})"
         )
     if any_ignored:
         t = xp.where(ignored, 0, t)
@@ -233,7 +240,9 @@ def _move_classes_last(x, target, op):
     out_shape = (x.shape[0],) + x.shape[2:]
     tgt = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if tgt.shape != out_shape:
-        raise ValueError(f"{op}: input shape {x.shape} needs a target of shape {out_shape}, got {tgt.shape}")
+        raise ValueError(
+            f"{op}: input shape {x.shape} needs a target of shape {out_shape}, got {tgt.shape}"
+        )
     return x.permute(*perm).reshape(-1, x.shape[1]), tgt.reshape(-1), out_shape
 
 
@@ -263,7 +272,8 @@ def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean"):
         logp = log_softmax(x, dim)
         if weight is not None:
             shape = (-1,) + (1,) * (x.ndim - 2) if x.ndim > 1 else (-1,)
-            logp = logp * (weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight))).reshape(shape)
+            w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight), dtype=x.dtype)
+            logp = logp * w.reshape(shape)
         losses = -(logp * target).sum(dim)
         if reduction == "mean":
             return losses.sum() / (x.numel() // x.shape[dim])
@@ -309,7 +319,9 @@ def mse_loss(x, target, reduction="mean"):
 def _weighted(losses, weight):
     if weight is None:
         return losses
-    return losses * (weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight), dtype=losses.dtype))
+    if not isinstance(weight, Tensor):
+        weight = Tensor(np.asarray(weight), dtype=losses.dtype)
+    return losses * weight
 
 
 def binary_cross_entropy(x, target, weight=None, reduction="mean"):

@@ -51,7 +51,8 @@ class CrossEntropy(Op):
 
 
 class CrossEntropyGrad(Op):
-    """G = (softmax(x) - onehot(t)) * c * gy;  dG/dx_k = r p_k (u_k - sum_j u_j p_j), dG/dgy = sum(u (p - onehot) c)."""
+    """G = (softmax(x) - onehot(t)) * r with r = c * gy;
+    dG/dx: r p_k (u_k - sum_j u_j p_j),  dG/dgy: sum(u (p - onehot) c)."""
 
     @staticmethod
     def forward(ctx, x, gy, *, probs, target, scale, reduction):

@@ -71,7 +71,8 @@ class Module:
             raise KeyError(f"attribute {name!r} already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
-                f"cannot assign a {type(tensor).__name__} as buffer {name!r} (Tensor or None expected)"
+                f"cannot assign a {type(tensor).__name__} as buffer {name!r} "
+                "(Tensor or None expected)"
             )
         self._buffers[name] = tensor
         if persistent:
@@ -347,7 +348,8 @@ class Module:
                               + ", ".join(f'"{k}"' for k in missing) + ".")
         if errors:
             raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
             )
         with no_grad():
             for key, array in arrays.items():

@@ -50,8 +50,8 @@ class _BatchNorm(Module):
     def forward(self, x):
         if x.ndim not in self._expected_ndims:
             raise ValueError(
-                f"{type(self).__name__}: expected a {' or '.join(f'{n}-D' for n in self._expected_ndims)} "
-                f"input, got shape {x.shape}"
+                f"{type(self).__name__}: expected a "
+                f"{' or '.join(f'{n}-D' for n in self._expected_ndims)} input, got shape {x.shape}"
             )
         if x.shape[1] != self.num_features:
             raise ValueError(

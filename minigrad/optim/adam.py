@@ -19,7 +19,8 @@ def _check(lr, betas, eps, weight_decay):
 
 
 class Adam(Optimizer):
-    """m = lerp(m, g, 1-b1); v = b2 v + (1-b2) g^2; p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
+    """m = lerp(m, g, 1-b1); v = b2 v + (1-b2) g^2;
+    p -= lr / (1-b1^t) * m / (sqrt(v) / sqrt(1-b2^t) + eps).
 
     weight_decay adds weight_decay * p to g (L2); AdamW decays p itself instead.
     """

@@ -66,7 +66,8 @@ class Optimizer:
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError(
-                    f"parameter group didn't specify a value of required optimization parameter {name}"
+                    "parameter group didn't specify a value of required optimization "
+                    f"parameter {name}"
                 )
             group.setdefault(name, default)
         existing = {id(p) for g in self.param_groups for p in g["params"]}
@@ -97,7 +98,8 @@ class Optimizer:
     # ------------------------------------------------------------------ state dict
 
     def state_dict(self):
-        """A copy: {"state": {index: {name: Tensor | number}}, "param_groups": [{..., "params": [indices]}]}.
+        """A copy: {"state": {index: {name: Tensor | number}},
+        "param_groups": [{<hyperparameters>, "params": [indices]}]}.
 
         Parameters are numbered in the order of the groups, as in PyTorch.
         """

@@ -30,7 +30,8 @@ class RMSprop(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            weight_decay, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
+            weight_decay, momentum = group["weight_decay"], group["momentum"]
+            centered = group["centered"]
             for p in group["params"]:
                 if p.grad is None:
                     continue

@@ -2,6 +2,7 @@
 (PyTorch's update rule, step for step)."""
 
 from ..autograd import no_grad
+from ..tensor import Tensor
 from .optimizer import Optimizer, bump_version
 
 
@@ -41,7 +42,7 @@ class SGD(Optimizer):
                     state = self.state.setdefault(p, {})
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = state["momentum_buffer"] = type(p.grad)._make(g.copy(), p.device)
+                        buf = state["momentum_buffer"] = Tensor._make(g.copy(), p.device)
                     else:
                         buf._data *= momentum
                         buf._data += (1 - dampening) * g

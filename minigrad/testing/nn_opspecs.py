@@ -74,7 +74,8 @@ def _ce(reduction):
         return _np_reduce(losses, reduction)
 
     def torch_fn(x):
-        return _torch_F().cross_entropy(x, _torch_long(class_targets(*x.shape)), reduction=reduction)
+        t = _torch_long(class_targets(*x.shape))
+        return _torch_F().cross_entropy(x, t, reduction=reduction)
 
     return fn, ref, torch_fn
 

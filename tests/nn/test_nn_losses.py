@@ -4,6 +4,8 @@ ignore_index)."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad import nn
@@ -155,3 +157,22 @@ def test_nn_specs_forward_reference_and_gradcheck():
             np.testing.assert_allclose(out.detach().numpy(), spec.reference(*arrays), rtol=1e-10,
                                        atol=1e-12, err_msg=f"{spec.name} {case}")
             assert mg.gradcheck(spec.fn, inputs, name=spec.name)
+
+
+@settings(deadline=None, max_examples=25)
+@given(n=st.integers(1, 6), c=st.integers(1, 6), scale=st.sampled_from([1e-3, 1.0, 30.0, 1e3]),
+       seed=st.integers(0, 2**16), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_cross_entropy_property_vs_logsumexp(n, c, scale, seed, reduction):
+    """Value = logsumexp - picked logit for any shape and logit scale; grad rows sum to 0."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c)) * scale
+    t = rng.integers(0, c, n)
+    xt = mg.tensor(x, requires_grad=True)
+    out = F.cross_entropy(xt, mg.tensor(t), reduction=reduction)
+    m = x.max(1)
+    losses = m + np.log(np.exp(x - m[:, None]).sum(1)) - x[np.arange(n), t]
+    ref = {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    out.sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy().sum(1), 0, atol=1e-12)
+    assert np.all(np.isfinite(xt.grad.numpy()))

@@ -116,7 +116,8 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("name,kwargs", CONFIGS, ids=[f"{n}-{sorted(k.items())}" for n, k in CONFIGS])
+@pytest.mark.parametrize("name,kwargs", CONFIGS,
+                         ids=[f"{n}-{sorted(k.items())}" for n, k in CONFIGS])
 def test_trajectory_matches_torch(name, kwargs):
     torch = pytest.importorskip("torch")
     ours = run_mg(lambda ps: getattr(optim, name)(ps, **kwargs), 20)
@@ -214,4 +215,5 @@ def test_state_dict_round_trip_resumes_identically(name, kwargs, tmp_path):
     with pytest.raises(ValueError, match="parameter groups"):
         opt2.load_state_dict({"state": {}, "param_groups": []})
     with pytest.raises(ValueError, match="doesn't match the size"):
-        opt2.load_state_dict({"state": {}, "param_groups": [dict(sd["param_groups"][0], params=[0, 1])]})
+        group = dict(sd["param_groups"][0], params=[0, 1])
+        opt2.load_state_dict({"state": {}, "param_groups": [group]})
