@@ -401,7 +401,16 @@ class Function:
         if cls._view_of_input0 and xp_may_share_memory(out_tensors[0]._data, args[0]._data):
             # A view shares its base's version counter, so in-place writes through either
             # are seen by backward checks on both.
-            out_tensors[0]._version_counter = args[0]._version_counter
+            view, source = out_tensors[0], args[0]
+            view._version_counter = source._version_counter
+            if _state.grad_enabled:
+                # Remember how to re-derive it from its base, for in-place writes through
+                # views (Tensor._inplace_on_view) and views of bases written since.
+                if source._base is not None:
+                    view._base, view._view_ops = source._base, source._view_ops + ((cls, kwargs),)
+                else:
+                    view._base, view._view_ops = source, ((cls, kwargs),)
+                view._view_version = view._version_counter.value
         if record:
             _record(cls, ctx, args, out_tensors, None if cls._forward_on_arrays else outputs)
         return out_tensors if isinstance(result, tuple) else out_tensors[0]
@@ -413,6 +422,56 @@ class Op(Function):
     differentiable). One gradient per positional argument of forward (None where none)."""
 
     _forward_on_arrays = True
+
+
+class ViewScatter(Op):
+    """y = base with view(base) replaced by v (view = a chain of view ops);
+    dbase = gy with the view's region zeroed, dv = view(gy)."""
+
+    @staticmethod
+    def forward(ctx, base, v, *, ops):
+        ctx.ops, ctx.v_shape = ops, v.shape
+        y = base.copy()
+        _view_of_array(y, ops, ctx)[...] = v
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        from .tensor import Tensor
+
+        need_base, need_v = ctx.needs_input_grad
+        zero = Tensor._make(ctx.xp.zeros(ctx.v_shape, gy.dtype), gy.device)
+        gbase = ViewScatter.apply(gy, zero, ops=ctx.ops) if need_base else None
+        gv = apply_view_ops(gy, ctx.ops) if need_v else None
+        return gbase, gv
+
+
+def _view_of_array(array, ops, ctx):
+    for fn, kwargs in ops:
+        array = fn.forward(Context(ctx.device, (False,)), array, **kwargs)
+    return array
+
+
+def apply_view_ops(tensor, ops):
+    """Re-apply a chain of recorded view ops (as Functions) to a Tensor."""
+    for fn, kwargs in ops:
+        tensor = fn.apply(tensor, **kwargs)
+    return tensor
+
+
+def preserve_saved_input(node, tensor):
+    """An in-place op runs out of place and then writes into `tensor`: if its own node saved
+    `tensor` (b *= a saves b for a's gradient), keep a copy of the values it saw instead, with
+    their history (PyTorch's original_self)."""
+    from .tensor import Tensor
+
+    ctx = node.ctx
+    for saved in (ctx._saved_inputs, ctx._saved_tensors):
+        for s in saved or ():
+            if s is not None and s.tensor is tensor:
+                copy = Tensor._make(tensor._data.copy(), tensor._device, tensor._requires_grad)
+                copy._grad_fn, copy._output_nr = tensor.grad_fn, tensor._output_nr
+                s.tensor, s.counter, s.version = copy, copy._version_counter, 0
 
 
 def xp_may_share_memory(a, b):

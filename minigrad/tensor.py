@@ -79,9 +79,12 @@ class Tensor:
         self._device = device
         self._requires_grad = False
         self.grad = None
-        self.grad_fn = None
+        self._grad_fn = None
         self._output_nr = 0
         self._version_counter = version_counter or VersionCounter()
+        # For a view made with grad mode on: the tensor whose memory it shares, the view ops
+        # (Function class, kwargs) that make it from there, and the version its grad_fn is for.
+        self._base = None
 
     @classmethod
     def _make(cls, array, device=CPU, requires_grad=False, version_counter=None):
@@ -103,6 +106,30 @@ class Tensor:
         value = value if isinstance(value, Tensor) else tensor(value)
         self._data = value._data
         self._device = value._device
+
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for leaves)."""
+        if self._base is not None and self._view_version != self._version_counter.value:
+            self._refresh_view()
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node):
+        self._grad_fn = node
+
+    def _refresh_view(self):
+        """The base (or another view of it) was written in place since this view's history was
+        made: rebuild that history from the base's current one (as PyTorch does), so backward
+        through the view reaches what the base's values now depend on."""
+        base = self._base
+        self._view_version = self._version_counter.value
+        if self._grad_fn is None and not base.requires_grad:
+            return
+        with autograd.enable_grad():
+            fresh = autograd.apply_view_ops(base, self._view_ops)
+        self._grad_fn, self._output_nr = fresh._grad_fn, fresh._output_nr
+        self._requires_grad = fresh._requires_grad
 
     @property
     def requires_grad(self):
@@ -280,6 +307,7 @@ class Tensor:
 
     def detach_(self):
         self.grad_fn = None
+        self._base = None
         self._requires_grad = False
         return self
 
@@ -318,7 +346,7 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def zero_(self):
-        return self._write(self._device.xp.zeros_like(self._data))
+        return self._assign(self._device.xp.zeros_like(self._data))
 
     # ------------------------------------------------------------------ in-place ops
 
@@ -338,6 +366,19 @@ class Tensor:
         self._version_counter.value += 1
         return self
 
+    def _assign(self, array, source=None):
+        """Overwrite the values with `array` (fill_, zero_, copy_, ...). On a tensor in a graph
+        this is recorded as `self * 0 + array`, so the old values get zero gradient (and a
+        `source` that requires grad, for copy_, gets its gradient), as in PyTorch."""
+        in_graph = is_grad_enabled() and (self._grad_fn is not None or
+                                          (source is not None and source.requires_grad))
+        if not in_graph or (self.requires_grad and self.is_leaf):
+            return self._write(array)  # (which refuses leaves that require grad)
+        value = source if source is not None else Tensor._make(array, self._device)
+        if value.dtype != self.dtype:
+            value = value.to(self.dtype)
+        return self._inplace(self * 0 + value)
+
     def _inplace(self, result):
         """Make `self` take the values and the history of the out-of-place `result`."""
         if result.shape != self.shape:
@@ -356,10 +397,40 @@ class Tensor:
                 "a leaf tensor that requires grad is being used in an in-place operation; "
                 "wrap it in `with mg.no_grad():`"
             )
+        if recorded:
+            # If result's own op saved self (b *= a saves b), keep the values it saw.
+            autograd.preserve_saved_input(result.grad_fn, self)
+        base = self._base
+        if base is not None and is_grad_enabled() and (recorded or base.requires_grad):
+            return self._inplace_on_view(result)
         self._write(result._data)
         if recorded:
             self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
             self._requires_grad = True
+        return self
+
+    def _inplace_on_view(self, result):
+        """In-place write through a view: the base's new history is "the old base with the
+        view's region replaced by result" (PyTorch's CopySlices), and the view is re-derived
+        from it. Without this, backward through the base would miss the write."""
+        base = self._base
+        if base.requires_grad and base.is_leaf:
+            raise RuntimeError(
+                "a view of a leaf tensor that requires grad is being used in an in-place "
+                "operation; wrap it in `with mg.no_grad():` or clone() the leaf first"
+            )
+        if not self._data.flags.writeable:
+            raise RuntimeError(
+                f"in-place operation on a tensor of shape {self.shape} whose memory is a "
+                "read-only broadcast view (from expand); clone() it first"
+            )
+        if result.dtype != self.dtype:
+            result = result.to(self.dtype)
+        new_base = autograd.ViewScatter.apply(base, result, ops=self._view_ops)
+        base._write(new_base._data)
+        base._grad_fn, base._output_nr = new_base._grad_fn, new_base._output_nr
+        base._requires_grad = new_base._requires_grad
+        self._refresh_view()
         return self
 
     def __iadd__(self, other):
@@ -391,20 +462,21 @@ class Tensor:
 
     def copy_(self, src):
         src = src if isinstance(src, Tensor) else tensor(src)
-        return self._write(self._device.xp.broadcast_to(src._data, self.shape).astype(self.dtype))
+        return self._assign(self._device.xp.broadcast_to(src._data, self.shape).astype(self.dtype),
+                            source=src)
 
     def fill_(self, value):
-        return self._write(self._device.xp.full(self.shape, value, self.dtype))
+        return self._assign(self._device.xp.full(self.shape, value, self.dtype))
 
     def uniform_(self, a=0.0, b=1.0):
         from .random import generator
 
-        return self._write(self._device.xp.asarray(generator().uniform(a, b, self.shape)))
+        return self._assign(self._device.xp.asarray(generator().uniform(a, b, self.shape)))
 
     def normal_(self, mean=0.0, std=1.0):
         from .random import generator
 
-        return self._write(self._device.xp.asarray(generator().normal(mean, std, self.shape)))
+        return self._assign(self._device.xp.asarray(generator().normal(mean, std, self.shape)))
 
     def __setitem__(self, key, value):
         result = _ops().index_put(self, key, value)
