@@ -46,7 +46,12 @@ class GetItem(Op):
     @staticmethod
     def forward(ctx, x, *, key):
         ctx.key, ctx.in_shape = key, x.shape
-        return x[key]
+        y = x[key]
+        if isinstance(y, np.generic):
+            # All-int keys give numpy a scalar; ask for the 0-d view of that element instead
+            # (so `x[0]` is writable and shares memory, as in PyTorch).
+            y = x[key + (Ellipsis,)]
+        return y
 
     @staticmethod
     def backward(ctx, gy):
