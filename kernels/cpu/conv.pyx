@@ -9,6 +9,10 @@ arrays it allocated itself for the outputs.
 """
 from cython cimport floating
 from cython.parallel cimport prange
+
+
+cdef extern from "threads.h":
+    int mg_threads_for(long long work) nogil
 from libc.string cimport memcpy, memset
 
 
@@ -79,8 +83,9 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_
     cdef Py_ssize_t OH = OH_, OW = OW_
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
     cdef Py_ssize_t plane, n, c
+    cdef int threads = mg_threads_for(N * C * KH * KW * OH * OW)
     with nogil:
-        for plane in prange(N * C, schedule="static"):
+        for plane in prange(N * C, schedule="static", num_threads=threads):
             n = plane // C
             c = plane % C
             _im2col_plane(&x[n, c, 0, 0], &cols[n, c * KH * KW, 0], row_stride, H, W, OH, OW,
@@ -148,8 +153,9 @@ def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel
     cdef Py_ssize_t OH = OH_, OW = OW_
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
     cdef Py_ssize_t plane, n, c
+    cdef int threads = mg_threads_for(N * C * KH * KW * OH * OW)
     with nogil:
-        for plane in prange(N * C, schedule="static"):
+        for plane in prange(N * C, schedule="static", num_threads=threads):
             n = plane // C
             c = plane % C
             _col2im_plane(&cols[n, c * KH * KW, 0], row_stride, &gx[n, c, 0, 0], H, W, OH, OW,
@@ -195,8 +201,9 @@ def swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floatin
     cdef bint has_bias = bias is not None
     cdef Py_ssize_t a, b, l
     cdef floating shift
+    cdef int threads = mg_threads_for(A * B * L)
     with nogil:
-        for b in prange(B, schedule="static"):
+        for b in prange(B, schedule="static", num_threads=threads):
             for a in range(A):
                 if has_bias:
                     shift = bias[a]
