@@ -520,11 +520,7 @@ def _nondiff_specs():
 CORE_SPECS = (_unary_specs() + _binary_specs() + _matmul_specs() + _reduce_specs() + _shape_specs()
               + _index_specs() + _conv_specs() + _nondiff_specs())
 
-# The lead removes this fallback once minigrad/testing/nn_opspecs.py (another helper's) lands.
-try:
-    from .nn_opspecs import NN_SPECS
-except ImportError:
-    NN_SPECS = []
+from .nn_opspecs import NN_SPECS  # noqa: E402  (the nn layer's entries)
 
 ALL_SPECS = list(CORE_SPECS) + list(NN_SPECS)
 SPECS_BY_NAME = {spec.name: spec for spec in ALL_SPECS}
