@@ -1,0 +1,202 @@
+"""`minigrad train` (minigrad.training) and the scripts in examples/.
+
+The accuracy tests run the command exactly as a user would, with its defaults: the CNN must
+reach >= 97% and the MLP >= 95% on the fixed 360-image digits test split.
+"""
+
+import contextlib
+import io
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import cli, training
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LAST_LINE = re.compile(r"test accuracy: (0\.\d{4}|1\.0000)")
+
+
+def run_cli(argv):
+    """minigrad.cli.main(argv) -> (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def final_accuracy(stdout):
+    last = stdout.rstrip("\n").splitlines()[-1]
+    match = LAST_LINE.fullmatch(last)
+    assert match, f"last stdout line is {last!r}, expected 'test accuracy: 0.xxxx'"
+    return float(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    """`minigrad train --save PATH` with every other option at its default; keeps the
+    trained model (captured from training.train) to compare with the checkpoint."""
+    path = tmp_path_factory.mktemp("ckpt") / "cnn.mgz"
+    results = []
+    original = training.train
+
+    def recording_train(*args, **kwargs):
+        results.append(original(*args, **kwargs))
+        return results[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(training, "train", recording_train)
+        code, out, err = run_cli(["train", "--save", str(path)])
+    return {"code": code, "out": out, "err": err, "path": path, "result": results[0]}
+
+
+def test_default_cnn_reaches_97_percent(cnn_run):
+    assert cnn_run["code"] == 0, cnn_run["err"]
+    assert final_accuracy(cnn_run["out"]) >= 0.97
+    # stdout holds only the result; the configuration and progress go to stderr.
+    assert cnn_run["out"].strip().splitlines() == [cnn_run["out"].strip()]
+    assert "cnn on digits (1437 train / 360 test images), 15 epochs" in cnn_run["err"]
+
+
+def test_progress_bar_shows_loss_and_throughput(cnn_run):
+    err = cnn_run["err"]
+    assert "epoch 15/15" in err and "epoch  1/15" in err
+    assert re.search(r"loss=\d+\.\d{4}", err), err[-500:]
+    assert "img/s" in err
+
+
+def test_checkpoint_loads_into_a_fresh_model(cnn_run):
+    ckpt = mg.load(cnn_run["path"])
+    assert set(ckpt) == {"model", "optimizer", "epoch", "args"}
+    assert ckpt["epoch"] == 15
+    args = ckpt["args"]
+    assert args["model"] == "cnn" and args["dataset"] == "digits" and args["optimizer"] == "adam"
+    assert args["lr"] == training.DEFAULT_LR[("digits", "adam")] and args["batch_size"] == 32
+
+    trained = cnn_run["result"]["model"]
+    fresh = training.build_model(args["model"], args["image_size"])
+    fresh.load_state_dict(ckpt["model"])
+    fresh.eval()
+    trained.eval()
+    _, _, x_test, y_test = training.load_data("digits")
+    with mg.no_grad():
+        expected, got = trained(x_test).numpy(), fresh(x_test).numpy()
+    np.testing.assert_array_equal(got.argmax(1), expected.argmax(1))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    acc = training.evaluate(fresh, x_test, y_test)
+    assert f"{acc:.4f}" == f"{final_accuracy(cnn_run['out']):.4f}"
+
+    optimizer = mg.optim.Adam(fresh.parameters(), lr=args["lr"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+
+
+def test_default_mlp_reaches_95_percent():
+    code, out, err = run_cli(["train", "--model", "mlp"])
+    assert code == 0, err
+    assert final_accuracy(out) >= 0.95
+
+
+def test_sgd_option_trains():
+    code, out, err = run_cli(["train", "--model", "mlp", "--optimizer", "sgd", "--epochs", "3"])
+    assert code == 0, err
+    assert "sgd (momentum 0.9) lr 0.05" in err
+    assert final_accuracy(out) > 0.5  # far above chance (0.1) after 3 epochs
+
+
+def test_seed_fixes_the_run(tmp_path):
+    def weights(seed, name):
+        path = tmp_path / name
+        code, out, err = run_cli(["train", "--model", "mlp", "--epochs", "2", "--seed", str(seed),
+                                  "--save", str(path)])
+        assert code == 0, err
+        return out, mg.load(path)["model"]
+
+    out_a, a = weights(1, "a.mgz")
+    out_b, b = weights(1, "b.mgz")
+    _, c = weights(2, "c.mgz")
+    assert out_a == out_b
+    for key in a:
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    assert not np.array_equal(a["1.weight"].numpy(), c["1.weight"].numpy())
+
+
+def _write_idx(path, array, magic):
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("model", ["cnn", "mlp"])
+def test_mnist_from_tiny_idx_files(tmp_path, model):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 48), ("t10k", 20)):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte",
+                   rng.integers(0, 256, (n, 28, 28)), 0x803)
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n), 0x801)
+    code, out, err = run_cli(["train", "--dataset", "mnist", "--data-dir", str(tmp_path),
+                              "--model", model, "--epochs", "1", "--batch-size", "16"])
+    assert code == 0, err
+    assert f"{model} on mnist (48 train / 20 test images), 1 epoch," in err
+    acc = final_accuracy(out)
+    assert acc * 20 == pytest.approx(round(acc * 20))  # a count out of 20 test images
+
+
+def test_mnist_without_data_dir_is_a_clean_error():
+    code, out, err = run_cli(["train", "--dataset", "mnist"])
+    assert code == 2 and out == ""
+    assert err.startswith("minigrad train: error: --dataset mnist needs --data-dir")
+    assert "Traceback" not in err
+
+
+def test_mnist_missing_files_is_a_clean_error(tmp_path):
+    code, out, err = run_cli(["train", "--dataset", "mnist", "--data-dir", str(tmp_path)])
+    assert code == 2 and out == ""
+    assert "minigrad train: error: load_mnist: cannot find train-images-idx3-ubyte" in err
+    assert str(tmp_path) in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(mg.cuda.is_available(), reason="a CUDA GPU is present")
+def test_cuda_without_gpu_is_a_clean_error():
+    code, out, err = run_cli(["train", "--device", "cuda"])
+    assert code == 2 and out == ""
+    assert err.startswith("minigrad train: error: cuda is not available: ")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--lr", "-1"], "--lr must be positive"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--save", "/nonexistent-folder/x.mgz"], "does not exist"),
+])
+def test_bad_options_are_clean_errors(argv, message):
+    code, out, err = run_cli(["train", *argv])
+    assert code == 2 and out == ""
+    assert err.startswith("minigrad train: error: ") and message in err
+
+
+def _run(*argv):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=300)
+
+
+def test_python_dash_m_minigrad_train():
+    proc = _run("-m", "minigrad", "train", "--model", "mlp", "--epochs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert final_accuracy(proc.stdout) > 0.5
+    assert "img/s" in proc.stderr
+
+
+@pytest.mark.parametrize("script", ["train_mlp.py", "train_cnn.py"])
+def test_example_runs(script):
+    proc = _run(str(ROOT / "examples" / script), "2")  # 2 epochs instead of the default
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("epoch 1: last batch loss ")
+    assert final_accuracy(proc.stdout) > 0.5
