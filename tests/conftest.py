@@ -6,10 +6,15 @@ examples, random); pick one with HYPOTHESIS_PROFILE=dev.
 
 import os
 
-import pytest
-from hypothesis import HealthCheck, settings
+# OpenMP threads that spin while waiting slow the kernels down many times over when the
+# test run shares its 2 cores with other work; passive waiting costs nothing when idle.
+# libgomp reads this once, when minigrad's kernels load it, so it must be set first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import minigrad as mg
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import minigrad as mg  # noqa: E402
 
 settings.register_profile(
     "ci", deadline=None, derandomize=True, max_examples=10, print_blob=True,
