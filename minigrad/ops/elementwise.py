@@ -317,15 +317,30 @@ class Sigmoid(Op):
         return gy * y * (1 - y)
 
 
+class Relu(Op):
+    """y = max(x, 0);  dx = gy where x > 0, else 0 (also at exactly 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_outputs(0)
+        return ctx.xp.maximum(x, 0).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, gy):
+        from ..tensor import Tensor
+
+        # y > 0 exactly where x > 0, so the output is all backward needs.
+        (y,) = ctx.saved_outputs
+        return gy * Tensor._make((y._data > 0).astype(gy.dtype), gy.device)
+
+
 class LeakyRelu(Op):
-    """y = x if x > 0 else slope * x;  dx = gy or slope * gy.  relu is slope = 0."""
+    """y = x if x > 0 else slope * x;  dx = gy or slope * gy."""
 
     @staticmethod
     def forward(ctx, x, *, negative_slope):
         ctx.slope = negative_slope
         ctx.save_inputs(0)
-        if negative_slope == 0:
-            return ctx.xp.maximum(x, 0).astype(x.dtype, copy=False)
         return ctx.xp.where(x > 0, x, x * x.dtype.type(negative_slope))
 
     @staticmethod
@@ -333,12 +348,8 @@ class LeakyRelu(Op):
         from ..tensor import Tensor
 
         (x,) = ctx.saved_inputs
-        # The derivative at exactly 0 is taken as 0 (the slope side), as PyTorch.
-        positive = x._data > 0
-        if ctx.slope == 0:
-            scale = positive.astype(gy.dtype)
-        else:
-            scale = ctx.xp.where(positive, 1.0, ctx.slope).astype(gy.dtype)
+        # The derivative at exactly 0 is taken as the slope side, as PyTorch.
+        scale = ctx.xp.where(x._data > 0, 1.0, ctx.slope).astype(gy.dtype)
         return gy * Tensor._make(scale, gy.device)
 
 
@@ -530,7 +541,7 @@ def sigmoid(x):
 
 def relu(x):
     """max(x, 0); the derivative at 0 is 0."""
-    return _unary(LeakyRelu, "relu", x, negative_slope=0.0)
+    return _unary(Relu, "relu", x)
 
 
 def leaky_relu(x, negative_slope=0.01):
