@@ -717,3 +717,75 @@ def test_unused_branch_and_zero_grad_output_paths():
     _ = b.exp()  # dangling branch not reached from the root
     a.sum().backward()
     assert_close(x.grad, [2.0, 2.0])
+
+
+# ---------------------------------------------------------------------------- in-place vs torch
+
+def _view_case_chain(lib, a):
+    x = a * 2
+    v = x.T[1:]
+    v[0] *= a[:, 0]
+    return x * x
+
+
+def _view_case_reshape_step(lib, a):
+    x = a.exp() * 1
+    v = x.view(12)[::2]
+    v.mul_(3)
+    return x + x[:, 0].unsqueeze(1) * 2
+
+
+def _view_case_base_then_view(lib, a):
+    x = a * 1
+    v = x[1]
+    x.mul_(a)
+    return v * v
+
+
+def _view_case_copy_fill(lib, a):
+    x = lib.zeros(3, 4, dtype=a.dtype)
+    x[1].copy_(a[0] ** 2)
+    x[2].fill_(1.0)
+    return x * a
+
+
+def _view_case_zero_graph(lib, a):
+    x = a.tanh() + 0
+    x[0].zero_()
+    y = a * 1
+    y.zero_()
+    return x * a + y
+
+
+@pytest.mark.parametrize("case", [_view_case_chain, _view_case_reshape_step, _view_case_base_then_view,
+                                  _view_case_copy_fill, _view_case_zero_graph])
+def test_in_place_through_views_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    an = np.arange(12.0).reshape(3, 4) / 7
+    a = f64(an)
+    case(mg, a).sum().backward()
+    at = torch.tensor(an, requires_grad=True)
+    case(torch, at).sum().backward()
+    assert_close(a.grad, at.grad.numpy())
+
+
+def test_in_place_on_view_of_leaf_requiring_grad_raises():
+    a = f64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="leaf"):
+        a[0].fill_(1.0)
+    with pytest.raises(RuntimeError, match="leaf"):
+        v = a[1:]
+        v += 1
+    assert_close(a, [1.0, 2.0])
+    with mg.no_grad():
+        a[0].fill_(5.0)
+    assert_close(a, [5.0, 2.0])
+    assert a.is_leaf and a.requires_grad
+
+
+def test_int_index_is_a_writable_zero_d_view():
+    x = mg.tensor([1.0, 2.0])
+    y = x[1]
+    assert y.shape == () and np.shares_memory(y._data, x._data)
+    y += 3
+    assert x.tolist() == [1.0, 5.0]
