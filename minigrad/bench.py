@@ -91,9 +91,10 @@ class Config:
     rounds: int = 1  # interleaved rounds per measurement (repeats and time split over them)
 
 
-QUICK = Config("quick")
-FULL = Config("full", gemm_sizes=(256, 512, 1024, 2048), warmup=3, min_repeats=12,
-              max_repeats=300, min_time=0.6, train_min_time=3.0, rounds=3)
+QUICK = Config("quick", warmup=2, min_repeats=6, max_repeats=60, min_time=0.25,
+               train_min_time=0.75, rounds=3)
+FULL = Config("full", gemm_sizes=(256, 512, 1024, 2048), warmup=3, min_repeats=15,
+              max_repeats=300, min_time=1.0, train_min_time=4.0, rounds=5)
 # Smallest configuration that still goes through every code path (tests/test_bench.py).
 SMOKE = Config("smoke", gemm_sizes=(32,), cnn_gemm_batch=2, batches=(2,), warmup=1,
                min_repeats=2, max_repeats=2, min_time=0.0, train_min_time=0.0, tiny_chain=3,
@@ -478,9 +479,10 @@ def _child_train(task):
     with _BlasThreads(task["threads"]):
         for batch in task["batches"]:
             step, _ = minigrad_train_step(batch)
-            out.append(asdict(measure(step, warmup=cfg.warmup, min_repeats=cfg.min_repeats,
+            # Not a target's peer and slow: fewer repeats than the in-process impls.
+            out.append(asdict(measure(step, warmup=1, min_repeats=max(3, cfg.min_repeats // 3),
                                       max_repeats=cfg.max_repeats,
-                                      min_time=cfg.train_min_time)))
+                                      min_time=cfg.train_min_time / 2)))
     return {"timings": out, "kernel_sources": cpu.kernel_sources()}
 
 
