@@ -48,25 +48,93 @@ CONV_LAYERS = (("conv1", 1, 32, 28), ("conv2", 32, 64, 13))  # (name, C, O, H) w
 POOL_LAYERS = (("pool1", 32, 26), ("pool2", 64, 11))  # (name, C, H), 2x2 windows, stride 2
 
 
-def cnn_gemms(batch):
-    """The CNN's GEMMs at this batch (im2col convs), as (name, M, N, K, trans_a, trans_b).
+def gemm_spec(a, b, trans_a=False, trans_b=False):
+    """How a GEMM was called: operand shapes and layouts ("C": C-contiguous, "F": a transposed
+    view of a C-contiguous array, "strided": anything else) and the transpose flags."""
+    def layout(x):
+        return "C" if x.flags.c_contiguous else "F" if x.flags.f_contiguous else "strided"
 
-    Operands are laid out as the forward/backward passes hold them; transposes are views.
-    """
-    l1, l2 = batch * 26 * 26, batch * 11 * 11
-    return [
-        ("conv1 fwd cols@W", l1, 32, 9, False, False),
-        ("conv1 gW dY^T@cols", 32, 9, l1, True, False),
-        ("conv2 fwd cols@W", l2, 64, 288, False, False),
-        ("conv2 gW dY^T@cols", 64, 288, l2, True, False),
-        ("conv2 gX dY@W^T", l2, 288, 64, False, True),
-        ("fc1 fwd X@W^T", batch, 128, 1600, False, True),
-        ("fc1 gW dY^T@X", 128, 1600, batch, True, False),
-        ("fc1 gX dY@W", batch, 1600, 128, False, False),
-        ("fc2 fwd X@W^T", batch, 10, 128, False, True),
-        ("fc2 gW dY^T@X", 10, 128, batch, True, False),
-        ("fc2 gX dY@W", batch, 128, 10, False, False),
-    ]
+    return {"a_shape": list(a.shape), "a_layout": layout(a), "b_shape": list(b.shape),
+            "b_layout": layout(b), "trans_a": bool(trans_a), "trans_b": bool(trans_b)}
+
+
+def spec_mnk(spec):
+    """(M, N, K) of op(a) @ op(b) for a 2-D gemm_spec."""
+    (a0, a1), (b0, b1) = spec["a_shape"], spec["b_shape"]
+    m, k = (a1, a0) if spec["trans_a"] else (a0, a1)
+    n = b0 if spec["trans_b"] else b1
+    return m, n, k
+
+
+def square_spec(n):
+    return {"a_shape": [n, n], "a_layout": "C", "b_shape": [n, n], "b_layout": "C",
+            "trans_a": False, "trans_b": False}
+
+
+def make_operands(rng, spec, dtype=np.float32):
+    """Random operands laid out as in spec ("strided" ones are made C-contiguous)."""
+    def make(shape, layout):
+        if layout == "F":
+            return rng.standard_normal(shape[::-1]).astype(dtype).T
+        return rng.standard_normal(shape).astype(dtype)
+
+    return make(spec["a_shape"], spec["a_layout"]), make(spec["b_shape"], spec["b_layout"])
+
+
+def _numpy_product(a, b, spec):
+    """op(a) @ op(b) for numpy/torch: the transposes as views, the library picks its kernel."""
+    a = a.T if spec["trans_a"] else a
+    b = b.T if spec["trans_b"] else b
+    return a, b
+
+
+_GEMM_KINDS = {"conv2d_forward": "conv fwd", "conv2d_grad_input": "conv dX",
+               "conv2d_grad_weight": "conv dW", "matmul": "matmul"}
+
+
+class _GemmRecorder:
+    """Stands in for the compiled gemm module in backend/cpu.py and notes every matmul call."""
+
+    def __init__(self, gemm):
+        self.gemm, self.calls = gemm, []
+
+    def matmul(self, a, b, trans_a=False, trans_b=False):
+        frame = sys._getframe(1)
+        via = frame.f_code.co_name  # "matmul" (cpu.matmul) or "_gemm_2d" (conv internals)
+        caller = frame.f_back.f_code.co_name if via == "_gemm_2d" else via
+        if a.ndim == 2 and b.ndim == 2:
+            self.calls.append((_GEMM_KINDS.get(caller, caller), via,
+                               gemm_spec(a, b, trans_a, trans_b)))
+        return self.gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
+
+    def __getattr__(self, name):
+        return getattr(self.gemm, name)
+
+
+def record_cnn_gemms(batch):
+    """The GEMMs one training step of the CNN issues at this batch, as the code calls them now:
+    [(label, via, spec)] in call order, duplicates removed; [] without the compiled GEMM."""
+    from .backend import cpu
+
+    if cpu._gemm is None:
+        return []
+    step, _ = minigrad_train_step(batch)
+    recorder = _GemmRecorder(cpu._gemm)
+    cpu._gemm = recorder
+    try:
+        step()
+    finally:
+        cpu._gemm = recorder.gemm
+    out, seen = [], set()
+    for kind, via, spec in recorder.calls:
+        key = json.dumps(spec, sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        m, n, k = spec_mnk(spec)
+        flags = "".join(f" {x}^T" for x, t in (("A", spec["trans_a"]), ("B", spec["trans_b"])) if t)
+        out.append((f"{kind} {m}x{n}x{k}{flags}", via, spec))
+    return out
 
 
 @dataclass(frozen=True)
@@ -75,7 +143,7 @@ class Config:
 
     name: str
     gemm_sizes: tuple = (256, 512, 1024)
-    cnn_gemm_batch: int = 128  # 0: skip the CNN's GEMM shapes
+    cnn_gemm_batch: int = 128  # the CNN's GEMMs (recorded from a training step); 0: skip
     batches: tuple = (32, 128)  # conv, pool and training-step batch sizes
     warmup: int = 2
     min_repeats: int = 5
@@ -451,12 +519,6 @@ def _run_child(task, env, timeout=None):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _gemm_operands(rng, m, n, k, ta, tb, dtype=np.float32):
-    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
-    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
-    return (a.T if ta else a), (b.T if tb else b)
-
-
 def _child_numpy_gemm(task):
     """numpy best: np.matmul on every case, in this (clean-environment) process; one round's
     samples per case."""
@@ -465,8 +527,8 @@ def _child_numpy_gemm(task):
     out = []
     with _BlasThreads(task["threads"]):
         blas = _threadpool_blas()
-        for m, n, k, ta, tb in task["cases"]:
-            a, b = _gemm_operands(rng, m, n, k, ta, tb)
+        for spec in task["cases"]:
+            a, b = _numpy_product(*make_operands(rng, spec), spec)
             out.append(_sample_round(cfg, lambda: np.matmul(a, b), task["round"]))
     return {"blas": blas, "times": out}
 
@@ -497,22 +559,27 @@ def _child_main():
 
 
 def _gemm_results(cfg, groups, threads, torch, progress):
-    """groups: [(group, [(label, m, n, k, ta, tb)])]. minigrad, reference and torch are timed
+    """groups: [(group, [(label, via, spec)])]. minigrad, reference and torch are timed
     here, numpy best in a child process; each round runs every case of every impl, then the
     child. Returns (results, numpy-best child info)."""
     from .backend import cpu, reference
 
     rng = np.random.default_rng(0)
-    cases = []  # (group, label, (m, n, k, ta, tb), impls)
+    cases = []  # (group, label, spec, impls)
     for group, group_cases in groups:
-        for label, m, n, k, ta, tb in group_cases:
-            a, b = _gemm_operands(rng, m, n, k, ta, tb)
-            impls = [(MINIGRAD, lambda a=a, b=b: cpu.matmul(a, b)),
-                     (REFERENCE, lambda a=a, b=b: reference.matmul(a, b))]
+        for label, via, spec in group_cases:
+            a, b = make_operands(rng, spec)
+            ta, tb = spec["trans_a"], spec["trans_b"]
+            # minigrad: the very function the library called (cpu._gemm_2d skips the checks)
+            ours = cpu._gemm_2d if via == "_gemm_2d" else cpu.matmul
+            impls = [(MINIGRAD, lambda a=a, b=b, ta=ta, tb=tb, f=ours: f(a, b, trans_a=ta,
+                                                                          trans_b=tb)),
+                     (REFERENCE, lambda a=a, b=b, ta=ta, tb=tb: reference.matmul(
+                         a, b, trans_a=ta, trans_b=tb))]
             if torch is not None:
-                at, bt = torch.from_numpy(a), torch.from_numpy(b)
+                at, bt = (torch.from_numpy(x) for x in _numpy_product(a, b, spec))
                 impls.append((TORCH, lambda at=at, bt=bt: torch.matmul(at, bt)))
-            cases.append((group, label, (m, n, k, ta, tb), impls))
+            cases.append((group, label, spec, impls))
     times = [{impl: [] for impl, _ in impls} for *_, impls in cases]
     child_times = [[] for _ in cases] if cfg.numpy_child else None
     child_info = {}
@@ -527,7 +594,7 @@ def _gemm_results(cfg, groups, threads, torch, progress):
         if child_times is not None and "error" not in child_info:
             progress.set(f"numpy best (child process, {len(cases)} GEMMs)")
             task = {"task": "numpy_gemm", "threads": threads, "round": rnd,
-                    "config": asdict(cfg), "cases": [list(c[2]) for c in cases]}
+                    "config": asdict(cfg), "cases": [c[2] for c in cases]}
             try:
                 answer = _run_child(task, env)
                 child_info["blas"] = answer["blas"]
@@ -537,7 +604,8 @@ def _gemm_results(cfg, groups, threads, torch, progress):
                 child_info = {"error": str(exc)}
             progress.step(len(cases) / cfg.rounds)
     results = []
-    for i, (group, label, (m, n, k, _, _), impls) in enumerate(cases):
+    for i, (group, label, spec, impls) in enumerate(cases):
+        m, n, k = spec_mnk(spec)
         flops = 2.0 * m * n * k
         for impl, _ in impls:
             results.append(Result(group, label, impl, Timing.from_times(times[i][impl]), flops,
@@ -857,9 +925,9 @@ class _Progress:
             self.bar.close()
 
 
-def _count_cases(cfg, torch):
+def _count_cases(cfg, torch, n_cnn_gemms):
     peers = 3 if torch is not None else 2  # minigrad, reference (, torch) in-process
-    n_gemm = len(cfg.gemm_sizes) + (11 if cfg.cnn_gemm_batch else 0)
+    n_gemm = len(cfg.gemm_sizes) + n_cnn_gemms
     total = n_gemm * peers + (n_gemm if cfg.numpy_child else 0)
     total += len(cfg.batches) * len(CONV_LAYERS) * 2 * peers
     total += len(cfg.batches) * len(POOL_LAYERS) * peers
@@ -878,12 +946,13 @@ def run_benchmarks(cfg):
     t_start = time.perf_counter()
     limits = _ThreadLimits(cfg.threads).__enter__()
     machine = machine_info(threads, torch)
-    progress = _Progress(_count_cases(cfg, torch), cfg.progress)
+    square = [(f"{n}x{n}x{n}", "matmul", square_spec(n)) for n in cfg.gemm_sizes]
+    cnn = ([(f"N={cfg.cnn_gemm_batch} {label}", via, spec)
+            for label, via, spec in record_cnn_gemms(cfg.cnn_gemm_batch)]
+           if cfg.cnn_gemm_batch else [])
+    machine["cnn_gemms"] = [{"workload": label, "via": via, **spec} for label, via, spec in cnn]
+    progress = _Progress(_count_cases(cfg, torch, len(cnn)), cfg.progress)
     try:
-        square = [(f"{n}x{n}x{n}", n, n, n, False, False) for n in cfg.gemm_sizes]
-        cnn = ([(f"N={cfg.cnn_gemm_batch} {name} {m}x{n}x{k}", m, n, k, ta, tb)
-                for name, m, n, k, ta, tb in cnn_gemms(cfg.cnn_gemm_batch)]
-               if cfg.cnn_gemm_batch else [])
         results, child_info = _gemm_results(cfg, [("gemm", square), ("cnn-gemm", cnn)],
                                             threads, torch, progress)
         if cfg.numpy_child:
@@ -928,7 +997,7 @@ def _fmt_time(s):
 
 GROUP_TITLES = {
     "gemm": "float32 GEMM, square (M x N x K)",
-    "cnn-gemm": "float32 GEMM, the CNN's shapes (M x N x K; the operands as the passes hold them)",
+    "cnn-gemm": "float32 GEMM, the CNN's GEMMs as one training step calls them (M x N x K)",
     "conv": "conv2d (kernel level: forward = y; fwd+bwd = y, dx, dW, db); GFLOP/s counts 3x fwd",
     "pool": "max_pool2d 2x2 stride 2, forward + backward",
     "train": "training step (forward, cross-entropy, backward, Adam), images/s",

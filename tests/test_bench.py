@@ -90,7 +90,10 @@ def test_smoke_run_through_bench_main(tmp_path, monkeypatch):
     for r in rows:
         workloads.setdefault((r["group"], r["workload"]), []).append(r)
     assert len(workloads[("gemm", "32x32x32")]) == (4 if torch_ok else 3)
-    assert len([w for w in workloads if w[0] == "cnn-gemm"]) == 11
+    cnn = [w for g, w in workloads if g == "cnn-gemm"]
+    kinds = {" ".join(w.split()[1:3]) for w in cnn}
+    assert {"conv fwd", "conv dX", "conv dW"} <= kinds and any(" matmul " in w for w in cnn), cnn
+    assert len(machine["cnn_gemms"]) == len(cnn)
     for (group, workload), rs in workloads.items():
         impls = {r["impl"] for r in rs}
         assert MINIGRAD in impls and (TORCH in impls) == torch_ok, (group, workload)
