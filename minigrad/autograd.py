@@ -24,6 +24,20 @@ import threading
 import traceback
 import weakref
 
+_TENSOR_CLASS = None
+
+
+def _tensor_class():
+    """minigrad.tensor.Tensor (tensor.py imports this module, so it is looked up lazily, once:
+    an import statement inside the hot functions would cost microseconds per op)."""
+    global _TENSOR_CLASS
+    if _TENSOR_CLASS is None:
+        from .tensor import Tensor
+
+        _TENSOR_CLASS = Tensor
+    return _TENSOR_CLASS
+
+
 # ---------------------------------------------------------------------------- grad mode
 
 
@@ -241,17 +255,20 @@ class Context:
     Plain attributes (`ctx.stride = ...`) hold anything else.
     """
 
+    # Defaults live on the class: a Context is made for every op call, so __init__ only sets
+    # what differs per call.
+    _input_idx = ()
+    _output_idx = ()
+    _to_save = None
+    _saved_inputs = None
+    _saved_outputs = None
+    _saved_tensors = None
+    _freed = False
+    _node_ref = None  # weak: node -> ctx is strong, so ctx -> node must not be
+
     def __init__(self, device, needs_input_grad):
         self.device = device
         self.needs_input_grad = needs_input_grad
-        self._input_idx = ()
-        self._output_idx = ()
-        self._to_save = None
-        self._saved_inputs = None
-        self._saved_outputs = None
-        self._saved_tensors = None
-        self._freed = False
-        self._node_ref = None  # weak: node -> ctx is strong, so ctx -> node must not be
 
     @property
     def _node(self):
@@ -375,18 +392,22 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
+        Tensor = _tensor_class()
 
         tensors = [a for a in args if isinstance(a, Tensor)]
         device = _common_device(cls, tensors)
-        record = _state.grad_enabled and any(t.requires_grad for t in tensors)
-        ctx = Context(device, tuple(isinstance(a, Tensor) and a.requires_grad for a in args))
+        needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+        record = _state.grad_enabled and any(needs_input_grad)
+        ctx = Context(device, needs_input_grad)
 
         if cls._forward_on_arrays:
             raw = [a._data if isinstance(a, Tensor) else a for a in args]
             result = cls.forward(ctx, *raw, **kwargs)
-            outputs = result if isinstance(result, tuple) else (result,)
-            out_tensors = tuple(Tensor._make(o, device) for o in outputs)
+            if isinstance(result, tuple):
+                outputs = result
+                out_tensors = tuple([Tensor._make(o, device) for o in outputs])
+            else:
+                out_tensors = (Tensor._make(result, device),)
         else:
             with no_grad():
                 result = cls.forward(ctx, *args, **kwargs)
@@ -483,13 +504,13 @@ def xp_may_share_memory(a, b):
 
 
 def _common_device(fn, tensors):
-    from .backend.device import CPU
-
     if not tensors:
+        from .backend.device import CPU
+
         return CPU
-    device = tensors[0].device
+    device = tensors[0]._device
     for t in tensors[1:]:
-        if t.device != device:
+        if t._device is not device and t._device != device:
             raise RuntimeError(
                 f"{fn.__name__}: expected all tensors on the same device, got {device} and {t.device}"
             )
@@ -499,20 +520,21 @@ def _common_device(fn, tensors):
 def _record(fn, ctx, args, outputs, returned=None):
     """Make the node of one op application. `returned`: for a user Function, the Tensors its
     forward returned (`outputs` are new objects sharing their arrays)."""
-    from .tensor import Tensor
+    Tensor = _tensor_class()
 
     edges = []
     for a in args:
-        if isinstance(a, Tensor) and a.requires_grad:
-            edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else (a, None))
+        if isinstance(a, Tensor) and a._requires_grad:
+            grad_fn = a.grad_fn
+            edges.append((grad_fn, a._output_nr) if grad_fn is not None else (a, None))
         else:
             edges.append(None)
-    node = Node(fn, ctx, tuple(edges), tuple((o.shape, o.dtype) for o in outputs))
+    node = Node(fn, ctx, tuple(edges), tuple([(o._data.shape, o._data.dtype) for o in outputs]))
     ctx._node_ref = weakref.ref(node)
     for i, out in enumerate(outputs):
-        if out.dtype.kind == "f":
+        if out._data.dtype.kind == "f":
             out._requires_grad = True
-            out.grad_fn, out._output_nr = node, i
+            out._grad_fn, out._output_nr = node, i
     if ctx._input_idx:
         ctx._saved_inputs = tuple(
             _SavedTensor(args[i]) if isinstance(args[i], Tensor) else None for i in ctx._input_idx
@@ -555,7 +577,7 @@ class strict_gradients(_GradModeContext):  # noqa: N801
 
 def _check_grad(node, index, grad, edge_target):
     """A backward result must match its input's shape; cast to the input's dtype."""
-    from .tensor import Tensor
+    Tensor = _tensor_class()
 
     if not isinstance(grad, Tensor):
         raise TypeError(f"{node.name} returned a {type(grad).__name__} for input {index}; expected a Tensor or None")
@@ -600,7 +622,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     Gradients accumulate into `.grad` of leaves; when `inputs` is given (mg.grad), they are
     returned for those tensors instead and no `.grad` is touched.
     """
-    from .tensor import Tensor
+    Tensor = _tensor_class()
 
     # Where to capture gradients for mg.grad: leaves by id, non-leaves by (node, output_nr).
     captured = None
