@@ -15,8 +15,10 @@ ratios. Implementations:
     torch        PyTorch CPU, when installed (never a dependency of minigrad)
 
 Measurement: each impl is warmed up, then called until both a minimum number of repeats and a
-minimum time are reached (capped by a maximum number of repeats); the median is reported and
-the spread is half the inter-quartile range relative to the median. Every library runs with the
+minimum time are reached (capped by a maximum number of repeats), split into interleaved rounds
+(A, B, C, A, B, C, ...) so that outside load is shared; the median is reported and the spread
+is half the inter-quartile range relative to the median. The CNN's GEMMs are recorded from a
+real training step (record_cnn_gemms), so they follow the kernels as those change. Every library runs with the
 same thread count: the GEMM's (OMP_NUM_THREADS or all cores), set with torch.set_num_threads and,
 for OpenBLAS, threadpoolctl (when installed) plus OPENBLAS_NUM_THREADS in the child.
 
