@@ -63,9 +63,11 @@ def profile(step, steps, top):
     by_area = {}
     for (filename, _, func), v in stats.stats.items():
         key = f"{filename}:{func}"
-        area = next((a for a, subs in AREAS if any(s in key for s in subs)), "other (numpy, builtins)")
+        area = next((a for a, subs in AREAS if any(s in key for s in subs)),
+                    "other (numpy, builtins)")
         by_area[area] = by_area.get(area, 0.0) + v[2]  # own time
-    print(f"own time by area ({steps} steps, {1e3 * total / steps:.1f} ms/step under the profiler):")
+    print(f"own time by area ({steps} steps, {1e3 * total / steps:.1f} ms/step under the "
+          "profiler):")
     for area, t in sorted(by_area.items(), key=lambda kv: -kv[1]):
         print(f"  {area:36s} {1e3 * t / steps:8.2f} ms/step  {100 * t / total:5.1f}%")
 

@@ -18,9 +18,10 @@ Measurement: each impl is warmed up, then called until both a minimum number of 
 minimum time are reached (capped by a maximum number of repeats), split into interleaved rounds
 (A, B, C, A, B, C, ...) so that outside load is shared; the median is reported and the spread
 is half the inter-quartile range relative to the median. The CNN's GEMMs are recorded from a
-real training step (record_cnn_gemms), so they follow the kernels as those change. Every library runs with the
-same thread count: the GEMM's (OMP_NUM_THREADS or all cores), set with torch.set_num_threads and,
-for OpenBLAS, threadpoolctl (when installed) plus OPENBLAS_NUM_THREADS in the child.
+real training step (record_cnn_gemms), so they follow the kernels as those change. Every
+library runs with the same thread count: the GEMM's (OMP_NUM_THREADS or all cores), set with
+torch.set_num_threads and, for OpenBLAS, threadpoolctl (when installed) plus
+OPENBLAS_NUM_THREADS in the child processes.
 
 glibc reads MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ only at process start. Without them
 large arrays come from fresh mmaps and each call pays page faults, so `bench_main` re-executes
@@ -474,7 +475,7 @@ class _ThreadLimits:
 
 
 class _BlasThreads:
-    """Limit OpenBLAS (only BLAS, not OpenMP) to n threads while active, if threadpoolctl is here."""
+    """OpenBLAS (only BLAS, not OpenMP) at n threads while active, if threadpoolctl is here."""
 
     def __init__(self, n):
         self.n, self.ctx = n, None

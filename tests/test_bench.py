@@ -157,3 +157,16 @@ def _has_matplotlib():
     except ImportError:
         return False
     return True
+
+
+def test_smoke_without_torch_and_threadpoolctl(monkeypatch):
+    """PyTorch and threadpoolctl are optional: their rows/details are simply left out."""
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    cfg = replace(bench.SMOKE, torch=False, numpy_child=False, threads=1, cnn_gemm_batch=0)
+    report = bench.run_benchmarks(cfg)
+    assert report["results"] and all(r.impl in (MINIGRAD, REFERENCE) for r in report["results"])
+    assert report["machine"]["blas_this_process"] == [] and not report["machine"]["threadpoolctl"]
+    by_target = {t["target"]: t for t in report["targets"]}
+    assert all(t["status"] == "not measured" for name, t in by_target.items() if "PyTorch" in name)
+    text = bench.format_report(report)
+    assert "not installed" in text and "torch" not in {r.impl for r in report["results"]}
