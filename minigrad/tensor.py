@@ -252,19 +252,7 @@ class Tensor:
 
     def to(self, *args, **kwargs):
         """Move to a device and/or cast to a dtype: `to("cuda")`, `to(mg.float64)`, `to(other)`."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("copy", None)
-        if kwargs:
-            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, (str, Device)):
-                device = a
-            else:
-                dtype = a
+        device, dtype = parse_to_args(args, kwargs, ignored=("non_blocking", "copy"))
         out = self
         if device is not None:
             device = as_device(device)
@@ -739,6 +727,29 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------------- constructors
+
+
+def parse_to_args(args, kwargs, ignored):
+    """The (device, dtype) a `to(*args, **kwargs)` call asks for, either None when not given.
+
+    Positional arguments: a Tensor (its dtype and device), a device (str or Device) or a dtype;
+    keywords: `device`, `dtype` and the names in `ignored` (accepted and dropped). Values are
+    returned as given, not yet converted. Pops from `kwargs`.
+    """
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    for name in ignored:
+        kwargs.pop(name, None)
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (str, Device)):
+            device = a
+        else:
+            dtype = a
+    return device, dtype
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):

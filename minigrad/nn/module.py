@@ -19,8 +19,8 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import no_grad
-from ..backend.device import Device, as_device
-from ..tensor import Tensor
+from ..backend.device import as_device
+from ..tensor import Tensor, parse_to_args
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -246,18 +246,7 @@ class Module:
         Parameters keep their identity (optimizers built before stay valid); only floating
         point tensors change dtype, as in PyTorch. Returns self.
         """
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, (str, Device)):
-                device = a
-            else:
-                dtype = a
+        device, dtype = parse_to_args(args, kwargs, ignored=("non_blocking",))
         device = as_device(device) if device is not None else None
         dtype = dtypes.as_dtype(dtype, "to") if dtype is not None else None
         if dtype is not None and dtype.kind != "f":
