@@ -2,20 +2,17 @@
 
 from .. import factories
 from ..autograd import no_grad
-from .optimizer import Optimizer, bump_version, lerp_
+from .optimizer import Optimizer, bump_version, check_nonnegative, lerp_
 
 
 def _check(lr, betas, eps, weight_decay):
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
+    check_nonnegative(lr, "learning rate")
+    check_nonnegative(eps, "epsilon value")
     if not 0.0 <= betas[0] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
     if not 0.0 <= betas[1] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    check_nonnegative(weight_decay, "weight_decay value")
 
 
 class Adam(Optimizer):

@@ -180,6 +180,12 @@ def _cast_like(v, param, key):
     return Tensor._make(array, param.device)
 
 
+def check_nonnegative(value, what):
+    """ValueError "Invalid <what>: <value>" unless 0 <= value (so NaN is refused too)."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
 def bump_version(p):
     """Record an in-place write to a parameter (so stale saved graphs are detected)."""
     p._version_counter.value += 1
