@@ -12,6 +12,17 @@ from .module import Module
 from .parameter import Parameter
 
 
+def _make_weight_and_bias(module, weight_shape, bias, device, dtype):
+    """Uninitialised `module.weight` of weight_shape and, if `bias`, `module.bias` of
+    (weight_shape[0],); a registered None bias otherwise."""
+    kw = dict(device=device, dtype=dtype)
+    module.weight = Parameter(factories.empty(*weight_shape, **kw))
+    if bias:
+        module.bias = Parameter(factories.empty(weight_shape[0], **kw))
+    else:
+        module.register_parameter("bias", None)
+
+
 def _reset_weight_and_bias(weight, bias):
     init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
@@ -37,12 +48,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        kw = dict(device=device, dtype=dtype)
-        self.weight = Parameter(factories.empty(out_features, in_features, **kw))
-        if bias:
-            self.bias = Parameter(factories.empty(out_features, **kw))
-        else:
-            self.register_parameter("bias", None)
+        _make_weight_and_bias(self, (out_features, in_features), bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -67,12 +73,8 @@ class Conv2d(Module):
         self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = pair(stride, "stride", "Conv2d")
         self.padding = pair(padding, "padding", "Conv2d")
-        kw = dict(device=device, dtype=dtype)
-        self.weight = Parameter(factories.empty(out_channels, in_channels, *self.kernel_size, **kw))
-        if bias:
-            self.bias = Parameter(factories.empty(out_channels, **kw))
-        else:
-            self.register_parameter("bias", None)
+        _make_weight_and_bias(self, (out_channels, in_channels, *self.kernel_size), bias, device,
+                              dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
