@@ -14,25 +14,31 @@ class _Loss(Module):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
 
-class CrossEntropyLoss(_Loss):
+class _WeightedLoss(_Loss):
+    """A loss with an optional per-class (or per-element) `weight`, kept as a buffer."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy of logits (N, C) against integer class targets (N,)."""
 
     def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
-        super().__init__(reduction)
+        super().__init__(weight, reduction)
         self.ignore_index = ignore_index
-        self.register_buffer("weight", weight)
 
     def forward(self, x, target):
         return F.cross_entropy(x, target, self.weight, self.ignore_index, self.reduction)
 
 
-class NLLLoss(_Loss):
+class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (N, C) at integer targets (N,)."""
 
     def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
-        super().__init__(reduction)
+        super().__init__(weight, reduction)
         self.ignore_index = ignore_index
-        self.register_buffer("weight", weight)
 
     def forward(self, x, target):
         return F.nll_loss(x, target, self.weight, self.ignore_index, self.reduction)
@@ -45,23 +51,15 @@ class MSELoss(_Loss):
         return F.mse_loss(x, target, self.reduction)
 
 
-class BCELoss(_Loss):
+class BCELoss(_WeightedLoss):
     """Binary cross-entropy of probabilities in [0, 1] (logs clamped at -100)."""
-
-    def __init__(self, weight=None, reduction="mean"):
-        super().__init__(reduction)
-        self.register_buffer("weight", weight)
 
     def forward(self, x, target):
         return F.binary_cross_entropy(x, target, self.weight, self.reduction)
 
 
-class BCEWithLogitsLoss(_Loss):
+class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy on logits (sigmoid folded in, numerically stable)."""
-
-    def __init__(self, weight=None, reduction="mean"):
-        super().__init__(reduction)
-        self.register_buffer("weight", weight)
 
     def forward(self, x, target):
         return F.binary_cross_entropy_with_logits(x, target, self.weight, self.reduction)
