@@ -8,6 +8,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.testing.opspecs import _np_conv2d, _np_pool
 
 RNG = np.random.default_rng(0)
 
@@ -15,30 +16,6 @@ RNG = np.random.default_rng(0)
 def t64(shape, requires_grad=False, low=None):
     a = RNG.standard_normal(shape) if low is None else RNG.uniform(low, 1.0, shape)
     return mg.tensor(a, dtype=mg.float64, requires_grad=requires_grad)
-
-
-def np_conv2d(x, w, b, stride, padding):
-    (sh, sw), (ph, pw) = stride, padding
-    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
-    y = np.zeros((n, o, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            patch = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
-            y[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
-    return y + (0 if b is None else b[None, :, None, None])
-
-
-def np_pool(x, k, s, reduce):
-    n, c, h, w = x.shape
-    oh, ow = (h - k) // s + 1, (w - k) // s + 1
-    y = np.zeros((n, c, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            y[:, :, i, j] = reduce(x[:, :, i * s:i * s + k, j * s:j * s + k], axis=(2, 3))
-    return y
 
 
 def params_to64(layer):
@@ -61,8 +38,8 @@ def test_conv2d_forward_and_grad(kernel, stride, padding):
     layer = params_to64(nn.Conv2d(2, 3, kernel, stride=stride, padding=padding))
     x = t64((2, 2, 5, 6), requires_grad=True)
     pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
-    ref = np_conv2d(x.detach().numpy(), layer.weight.detach().numpy(),
-                    layer.bias.detach().numpy(), pair(stride), pair(padding))
+    ref = _np_conv2d(x.detach().numpy(), layer.weight.detach().numpy(),
+                     layer.bias.detach().numpy(), pair(stride), pair(padding))
     np.testing.assert_allclose(layer(x).detach().numpy(), ref, rtol=1e-10, atol=1e-12)
     assert mg.gradcheck(lambda x, w, b: nn.functional.conv2d(x, w, b, stride, padding),
                         (x, layer.weight, layer.bias))
@@ -71,9 +48,10 @@ def test_conv2d_forward_and_grad(kernel, stride, padding):
 def test_pools_and_flatten():
     x = t64((2, 3, 6, 6), requires_grad=True)
     xn = x.detach().numpy()
-    np.testing.assert_allclose(nn.MaxPool2d(2)(x).detach().numpy(), np_pool(xn, 2, 2, np.max))
+    np.testing.assert_allclose(nn.MaxPool2d(2)(x).detach().numpy(),
+                               _np_pool(xn, (2, 2), (2, 2), (0, 0), "max"))
     np.testing.assert_allclose(nn.AvgPool2d(3, stride=1)(x).detach().numpy(),
-                               np_pool(xn, 3, 1, np.mean), rtol=1e-12)
+                               _np_pool(xn, (3, 3), (1, 1), (0, 0), "avg"), rtol=1e-12)
     assert mg.gradcheck(nn.AvgPool2d(2), (x,))
     assert nn.Flatten()(x).shape == (2, 108)
     assert nn.Flatten(0, 1)(x).shape == (6, 6, 6)
