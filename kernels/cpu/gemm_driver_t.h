@@ -76,6 +76,20 @@ MG_FN(mg_pack_b_nr)(ptrdiff_t kc, ptrdiff_t nc, const MG_T *B, ptrdiff_t rsb, pt
             if (csb == 1) {
                 for (p = 0; p < kc; p++)
                     for (j = 0; j < NR; j++) dst[p * NR + j] = src[p * rsb + j];
+            } else if (rsb == 1) {
+                /* column-major B (e.g. a row-major A after the operand swap): copy
+                 * 16-element column pieces into the L1-resident 16 x NR destination chunk,
+                 * as mg_pack_a_mr does for row-major A; gathering NR columns element by
+                 * element per p was ~4x slower */
+                ptrdiff_t p0, pn, pp;
+                for (p0 = 0; p0 < kc; p0 += 16) {
+                    pn = mg_min(16, kc - p0);
+                    for (j = 0; j < NR; j++) {
+                        const MG_T *s = src + j * csb + p0;
+                        MG_T *d = dst + p0 * NR + j;
+                        for (pp = 0; pp < pn; pp++) d[pp * NR] = s[pp];
+                    }
+                }
             } else {
                 for (p = 0; p < kc; p++)
                     for (j = 0; j < NR; j++) dst[p * NR + j] = src[p * rsb + j * csb];
