@@ -12,7 +12,21 @@ def _index(idx, size, op):
     return idx % size
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: their children in insertion order."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Calls its modules in order: `Sequential(Conv2d(1, 4, 3), ReLU(), Flatten())`.
 
     Also accepts one OrderedDict of name -> module.
@@ -32,12 +46,6 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
@@ -56,24 +64,14 @@ class Sequential(Module):
         for key in doomed:
             del self._modules[key]
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the owner sees (a plain list would hide them)."""
 
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -88,10 +86,6 @@ class ModuleList(Module):
         del modules[idx if isinstance(idx, slice) else _index(idx, len(self), "ModuleList")]
         self._modules.clear()
         self.extend(modules)
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for module in modules:
