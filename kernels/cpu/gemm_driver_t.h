@@ -138,6 +138,18 @@ static void MG_FN(mg_macro)(const mg_gemm_cfg *cfg, ptrdiff_t mc, ptrdiff_t nc, 
             c = C + ir * rsc + jr * csc;
             if (m == mr && n == nr && csc == 1) {
                 cfg->MG_KFIELD(kc, a, b, c, rsc, acc);
+            } else if (csc == 1) {
+                /* ragged tile of a row-major C: contiguous row copies the compiler
+                 * vectorises (the strided loop below does not; with M = 32 and MR = 12
+                 * a third of C goes this way) */
+                cfg->MG_KFIELD(kc, a, b, tile, nr, 0);
+                if (acc) {
+                    for (i = 0; i < m; i++)
+                        for (j = 0; j < n; j++) c[i * rsc + j] += tile[i * nr + j];
+                } else {
+                    for (i = 0; i < m; i++)
+                        for (j = 0; j < n; j++) c[i * rsc + j] = tile[i * nr + j];
+                }
             } else {
                 cfg->MG_KFIELD(kc, a, b, tile, nr, 0);
                 for (i = 0; i < m; i++)
@@ -205,7 +217,7 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
     const ptrdiff_t mr = cfg->mr, nr = cfg->nr;
     int err = 0, how;
     ptrdiff_t tm, tn, chunk;
-    double cost_m, cost_n, cost_k;
+    double cost_m, cost_n, cost_k, kstep;
     MG_T *part[64];
     if (may_swap) {
         const double eff = (double)M / mg_round_up(M, mr) * (double)N / mg_round_up(N, nr);
@@ -218,10 +230,20 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
         return MG_FN(mg_gemm_serial)(cfg, M, N, K, A, rsa, csa, B, rsb, csb, C, rsc, csc);
     tm = (M + mr - 1) / mr;
     tn = (N + nr - 1) / nr;
-    /* cost in micro-tile k-steps on the busiest thread; a K split also pays a reduction */
-    cost_m = (double)((tm + nt - 1) / nt) * tn * K;
-    cost_n = (double)tm * ((tn + nt - 1) / nt) * K;
-    cost_k = K >= 512 * nt ? (double)tm * tn * ((K + nt - 1) / nt + 8 * nt) : 1e300;
+    /* cost on the busiest thread, in cycles, roughly: a micro-tile k step is MR*NR FMAs
+     * (about MR*NR*sizeof(T)/64 cycles: one 64-byte vector FMA per cycle) and packing one
+     * element about one cycle.  Packing matters: every thread packs the whole of the
+     * operand that is not split, so for a long, thin product (64 x 15488 x 288, the conv
+     * GEMM) splitting the wrong side makes both threads copy the same 18 MB.  A K split
+     * also pays a reduction. */
+    kstep = (double)(mr * nr) * (double)sizeof(MG_T) / 64.0;
+    cost_m = (double)((tm + nt - 1) / nt) * tn * K * kstep + (double)K * N
+             + (double)((tm + nt - 1) / nt) * mr * K;
+    cost_n = (double)tm * ((tn + nt - 1) / nt) * K * kstep + (double)M * K
+             + (double)((tn + nt - 1) / nt) * nr * K;
+    cost_k = K >= 512 * nt ? (double)tm * tn * ((K + nt - 1) / nt + 8 * nt) * kstep
+                                 + ((double)M * K + (double)K * N) / nt
+                           : 1e300;
     how = cost_m <= cost_n && cost_m <= cost_k ? 0 : (cost_n <= cost_k ? 1 : 2);
     if (how == 0) {
         if (nt > tm) nt = (int)tm;
