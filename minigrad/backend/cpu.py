@@ -28,7 +28,7 @@ OPS = {
 # What each compiled module must provide to be used.
 _REQUIRED = {
     "gemm": ("matmul",),
-    "conv": ("im2col", "col2im", "swap01"),
+    "conv": ("im2col", "col2im", "swap01", "transpose12"),
     "pool": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
              "avg_pool2d_backward"),
 }
@@ -92,9 +92,10 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
 
 
 def _gemm_2d(a, b, *, trans_a=False, trans_b=False):
-    """Plain 2-D GEMM for the conv internals (arguments already known to be valid)."""
+    """GEMM for the conv internals, 2-D or batched (arguments already known to be valid)."""
     if _gemm is None:
-        return np.matmul(a.T if trans_a else a, b.T if trans_b else b)
+        a = a.swapaxes(-1, -2) if trans_a else a
+        return np.matmul(a, b.swapaxes(-1, -2) if trans_b else b)
     return _gemm.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
 
 
@@ -103,19 +104,25 @@ def _contiguous(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def _conv_cols(x, kernel_size, stride, padding, out_hw):
+def _conv_cols(x, kernel_size, stride, padding, out_hw, extra_rows=0):
     """im2col of the whole batch as one (C*KH*KW, N*OH*OW) matrix.
 
     Column n*L + l holds image n's window at output pixel l (L = OH*OW). Putting the images side
     by side makes each conv GEMM a single large product (O x K times K x N*L) instead of N small
-    ones, which keeps the GEMM efficient for the small images of a typical CNN.
+    ones, which keeps the GEMM efficient for the small images of a typical CNN. extra_rows > 0
+    leaves that many rows at the bottom for the caller to fill (left uninitialised).
     """
     N, C = x.shape[:2]
     K = C * kernel_size[0] * kernel_size[1]
     L = out_hw[0] * out_hw[1]
-    cols = np.empty((K, N, L), dtype=x.dtype)
-    _conv.im2col(x, cols.swapaxes(0, 1), tuple(kernel_size), tuple(stride), tuple(padding))
-    return cols.reshape(K, N * L)
+    cols = np.empty((K + extra_rows, N, L), dtype=x.dtype)
+    _conv.im2col(x, cols[:K].swapaxes(0, 1), tuple(kernel_size), tuple(stride), tuple(padding))
+    return cols.reshape(K + extra_rows, N * L)
+
+
+# Per-image conv products below this many multiply-adds run as a batched GEMM, one image per
+# thread (the GEMM driver's own serial threshold, MG_PAR_MIN_WORK in gemm_driver.h).
+_CONV_PER_IMAGE_WORK = 1 << 21
 
 
 def _images_last(gy):
@@ -133,11 +140,28 @@ def conv2d_forward(x, w, b, stride, padding):
     OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
     x, w = _contiguous(x), _contiguous(w)
     N, O = x.shape[0], w.shape[0]
-    cols = _conv_cols(x, w.shape[2:], stride, padding, (OH, OW))
-    y_t = _gemm_2d(w.reshape(O, -1), cols)  # (O, N*L)
+    K, L = w[0].size, OH * OW
+    if O * L * (K + 1) < _CONV_PER_IMAGE_WORK:
+        # Small per-image products (few input channels, e.g. the first layer): one GEMM per
+        # image, y[n] = [W | b] @ [cols_n ; 1], written straight into y (no layout pass over
+        # the output, which costs as much as the GEMM when K is this small) with the bias
+        # folded in as an extra row of ones. The batched GEMM runs one image per thread.
+        extra = 0 if b is None else 1
+        cols = _conv_cols(x, w.shape[2:], stride, padding, (OH, OW), extra)  # (K+extra, N*L)
+        w2 = w.reshape(O, K)
+        if b is not None:
+            cols[K] = 1
+            w2 = np.concatenate([w2, b.reshape(O, 1).astype(w.dtype, copy=False)], axis=1)
+        y = _gemm_2d(w2, cols.reshape(K + extra, N, L).swapaxes(0, 1))  # (N, O, L)
+        return y.reshape(N, O, OH, OW)
+    # Otherwise one GEMM for the whole batch, y_nlo = cols^T @ W^T (N*L x O): the long N*L
+    # axis as the GEMM's M runs faster than as its N (fewer ragged tiles, thread split along
+    # M). The (N, L, O) -> (N, O, L) transpose is fused with the bias add.
+    cols = _conv_cols(x, w.shape[2:], stride, padding, (OH, OW))  # (K, N*L)
+    y_nlo = _gemm_2d(cols, w.reshape(O, K), trans_a=True, trans_b=True)  # (N*L, O)
     y = np.empty((N, O, OH, OW), dtype=x.dtype)
     bias = None if b is None else _contiguous(b)
-    _conv.swap01(y_t.reshape(O, N, OH * OW), y.reshape(N, O, OH * OW), bias)
+    _conv.transpose12(y_nlo.reshape(N, L, O), y.reshape(N, O, L), bias)
     return y
 
 
