@@ -60,13 +60,15 @@ def _check_spec(spec, device, seed):
 
 
 def _print_jacobians(spec, device, seed, out):
-    """Analytical and numerical Jacobians of the smallest case, side by side."""
+    """Analytical and numerical Jacobians of the smallest case, side by side (preferring a
+    case whose inputs all have 2+ elements: a 1x1 Jacobian shows a student nothing)."""
     from minigrad.gradcheck import jacobians
 
     rng = np.random.default_rng(seed)
     cases = spec.shape_cases(rng)
     candidates = [_inputs(spec, case, rng, device) for case in cases]
-    inputs = min(candidates, key=lambda xs: sum(x.numel() for x in xs))
+    informative = [xs for xs in candidates if all(x.numel() >= 2 for x in xs)]
+    inputs = min(informative or candidates, key=lambda xs: sum(x.numel() for x in xs))
     checked, analytical, numerical = jacobians(spec.fn, inputs)
     print(f"\nJacobians of {spec.name} for input shapes {_fmt_shapes(inputs)}", file=out)
     print("  row r = output element r (flattened), column c = input element c (flattened);", file=out)
