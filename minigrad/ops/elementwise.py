@@ -70,7 +70,8 @@ class Div(Op):
     def forward(ctx, a, b):
         ctx.save_inputs(0, 1) if ctx.needs_input_grad[1] else ctx.save_inputs(1)
         ctx.shapes = (a.shape, b.shape)
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is inf/nan, as PyTorch, silently
+            return a / b
 
     @staticmethod
     def backward(ctx, gy):
