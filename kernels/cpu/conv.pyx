@@ -86,8 +86,8 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_
     cdef int threads = mg_threads_for(N * C * KH * KW * OH * OW)
     with nogil:
         for plane in prange(N * C, schedule="static", num_threads=threads):
-            n = plane // C
-            c = plane % C
+            c = plane // N  # channel-major: consecutive planes touch consecutive pieces of
+            n = plane % N   # each cols row (cols[:, n, :] are adjacent), a sequential stream
             _im2col_plane(&x[n, c, 0, 0], &cols[n, c * KH * KW, 0], row_stride, H, W, OH, OW,
                           KH, KW, sh, sw, ph, pw)
 
@@ -156,8 +156,8 @@ def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel
     cdef int threads = mg_threads_for(N * C * KH * KW * OH * OW)
     with nogil:
         for plane in prange(N * C, schedule="static", num_threads=threads):
-            n = plane // C
-            c = plane % C
+            c = plane // N  # channel-major: consecutive planes touch consecutive pieces of
+            n = plane % N   # each cols row (cols[:, n, :] are adjacent), a sequential stream
             _col2im_plane(&cols[n, c * KH * KW, 0], row_stride, &gx[n, c, 0, 0], H, W, OH, OW,
                           KH, KW, sh, sw, ph, pw)
 
