@@ -1,0 +1,21 @@
+"""`python -m minigrad.bench --child`: run one task (a JSON dict on stdin) in a child process
+and print its JSON answer; the parent side is child._run_child."""
+
+import json
+import sys
+
+from .gemm import _child_numpy_gemm
+from .train import _child_train
+
+
+def _child_main():
+    task = json.loads(sys.stdin.read())
+    handler = {"numpy_gemm": _child_numpy_gemm, "train": _child_train}[task["task"]]
+    print(json.dumps(handler(task)))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        _child_main()
+    else:
+        sys.exit("usage: python -m minigrad bench [--quick] [--json PATH] [--plot PATH]")
