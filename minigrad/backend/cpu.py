@@ -3,8 +3,9 @@
 Each op is served by minigrad.kernels.cpu.<module> (gemm, conv, pool) when that extension
 imports, else by backend/reference.py; kernel_sources() says which. MINIGRAD_DISABLE_EXT=1 (read
 at import) forces the reference everywhere. Convolution here is the reference's im2col + GEMM
-with the im2col/col2im in Cython and the GEMM from this module's matmul, laid out so that one
-GEMM covers the whole batch (see _conv_cols).
+with the im2col/col2im in Cython and the GEMM from this module's matmul: one GEMM for the whole
+batch (see _conv_cols) when each image's product is large, else a batched GEMM with one image
+per thread that reads and writes the NCHW arrays in place (see _CONV_PER_IMAGE_WORK).
 """
 
 import importlib
