@@ -287,3 +287,40 @@ def test_missing_extension_falls_back_and_warns_once():
     assert count == "1"
     assert "minigrad.kernels.cpu.pool" in message and "numpy reference kernels" in message
     assert sources == "reference cython"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("stride, padding", [((1, 1), (0, 0)), ((2, 1), (1, 2))])
+def test_both_conv_gemm_layouts_match_reference(dtype, with_bias, stride, padding):
+    """cpu.py computes a conv as one GEMM per image when the per-image product is small and as
+    one whole-batch GEMM (cols^T @ W^T, then conv.transpose12) when it is large: both sides of
+    that threshold, with and without bias, strided and padded."""
+    rng = np.random.default_rng(3)
+    sides = []
+    for C, O, H in [(2, 8, 9), (32, 64, 17)]:  # per-image work below and above the threshold
+        x = rng.standard_normal((3, C, H, H + 2)).astype(dtype)
+        w = rng.standard_normal((O, C, 3, 3)).astype(dtype)
+        b = rng.standard_normal(O).astype(dtype) if with_bias else None
+        y = cpu.conv2d_forward(x, w, b, stride, padding)
+        assert_close(y, ref.conv2d_forward(x, w, b, stride, padding), terms=9 * C)
+        gx = cpu.conv2d_grad_input(y, w, x.shape, stride, padding)
+        assert_close(gx, ref.conv2d_grad_input(y, w, x.shape, stride, padding), terms=9 * O * 10)
+        gw = cpu.conv2d_grad_weight(x, y, w.shape, stride, padding)
+        assert_close(gw, ref.conv2d_grad_weight(x, y, w.shape, stride, padding),
+                     terms=3 * H * H * 10)
+        per_image_work = O * y.shape[2] * y.shape[3] * (9 * C + 1)
+        sides.append(per_image_work < cpu._CONV_PER_IMAGE_WORK)
+    assert sides == [True, False]  # the two cases straddle the threshold
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_transpose12_moves_axes_and_adds_bias(dtype, with_bias):
+    rng = np.random.default_rng(4)
+    src = rng.standard_normal((3, 5, 7)).astype(dtype)
+    dst = np.empty((3, 7, 5), dtype)
+    bias = rng.standard_normal(7).astype(dtype) if with_bias else None
+    conv_ext.transpose12(src, dst, bias)
+    expected = src.swapaxes(1, 2) + (bias[:, None] if with_bias else 0)
+    np.testing.assert_array_equal(dst, expected)
