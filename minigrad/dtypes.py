@@ -28,10 +28,6 @@ def as_dtype(dtype, op="dtype"):
     return dt
 
 
-def is_floating(dtype) -> _BUILTIN_BOOL:
-    return np.dtype(dtype).kind == "f"
-
-
 def category(dtype) -> int:
     """0 for bool, 1 for integers, 2 for floating point (PyTorch's promotion categories)."""
     kind = np.dtype(dtype).kind

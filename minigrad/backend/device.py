@@ -95,13 +95,3 @@ def cuda_kernels():
     from . import reference
 
     return reference
-
-
-def device_of(array) -> Device:
-    """The device holding a numpy/cupy array."""
-    if isinstance(array, np.ndarray) or np.isscalar(array):
-        return CPU
-    dev = getattr(array, "device", None)
-    if dev is not None and hasattr(dev, "id"):
-        return Device(f"cuda:{dev.id}")
-    return CPU

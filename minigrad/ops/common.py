@@ -6,28 +6,20 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-
-    return Tensor
+from ..autograd import _tensor_class
 
 
 def _same_dtype_tensors(operands):
     """Fast path of `promote`: every operand already a Tensor of one dtype."""
-    Tensor = _TENSOR[0] or _TENSOR.__setitem__(0, _tensor_cls()) or _TENSOR[0]
+    Tensor = _tensor_class()
     first = operands[0]
-    if type(first) is not Tensor and not isinstance(first, Tensor):
+    if not isinstance(first, Tensor):
         return False
     dtype = first._data.dtype
     for x in operands[1:]:
         if not isinstance(x, Tensor) or x._data.dtype != dtype:
             return False
     return True
-
-
-_TENSOR = [None]
 
 
 def promote(op, *operands):
@@ -38,7 +30,7 @@ def promote(op, *operands):
     """
     if _same_dtype_tensors(operands):
         return list(operands)
-    Tensor = _tensor_cls()
+    Tensor = _tensor_class()
     device = None
     dimensioned, zero_dim, scalars = [], [], []
     for x in operands:
@@ -62,18 +54,6 @@ def promote(op, *operands):
         else:
             out.append(Tensor._make(device.xp.asarray(x, dtype=dtype), device))
     return out
-
-
-def as_tensor(x, op, like=None):
-    """A Tensor for `x` (Tensors pass through; arrays and numbers are wrapped)."""
-    Tensor = _tensor_cls()
-    if isinstance(x, Tensor):
-        return x
-    if isinstance(x, (np.ndarray, numbers.Number, np.bool_, list, tuple)):
-        from ..tensor import tensor
-
-        return tensor(x, device=like.device if like is not None else None)
-    raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
 
 
 def broadcast_shapes(op, *shapes):
