@@ -48,6 +48,9 @@ class _State(threading.local):
     # True while run_backward(create_graph=True) runs: nodes made then are gradient nodes
     # (recorded on `Node.in_backward`, which mg.viz marks).
     in_backward = False
+    # Under `observe_ops(callback)`: called as callback(fn, args, kwargs, outputs) for every
+    # op application that records a node (gradcheck's localisation replays them one by one).
+    op_observer = None
 
 
 _state = _State()
@@ -159,6 +162,24 @@ class detect_anomaly(_GradModeContext):  # noqa: N801
 
 def is_anomaly_enabled() -> bool:
     return _state.anomaly_enabled
+
+
+class observe_ops:  # noqa: N801
+    """`with observe_ops(callback):` calls callback(fn, args, kwargs, outputs) after every op
+    application that records a graph node (thread-local; used by mg.gradcheck to localise a
+    wrong backward inside a composite function)."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __enter__(self):
+        self.saved = _state.op_observer
+        _state.op_observer = self.callback
+        return self
+
+    def __exit__(self, *exc):
+        _state.op_observer = self.saved
+        return False
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -434,6 +455,8 @@ class Function:
                 view._view_version = view._version_counter.value
         if record:
             _record(cls, ctx, args, out_tensors, None if cls._forward_on_arrays else outputs)
+            if _state.op_observer is not None:
+                _state.op_observer(cls, args, kwargs, out_tensors)
         return out_tensors if isinstance(result, tuple) else out_tensors[0]
 
 
@@ -598,6 +621,20 @@ def _check_grad(node, index, grad, edge_target):
     return grad
 
 
+def _check_gradient_count(node, input_grads):
+    """backward must return one gradient per forward argument, as in PyTorch: extra trailing
+    Nones are dropped, anything else raises (a missing gradient would silently leave a
+    parameter's .grad None forever)."""
+    expected = len(node.edges)
+    if len(input_grads) > expected and all(g is None for g in input_grads[expected:]):
+        return input_grads[:expected]
+    raise RuntimeError(
+        f"function {node.name} returned an incorrect number of gradients (expected {expected}, "
+        f"got {len(input_grads)}): {node.fn.__name__}.backward must return one gradient (or "
+        f"None) per argument of forward"
+    )
+
+
 def _check_finite(node, grad, index):
     """detect_anomaly's check: raise at the first gradient holding NaN or Inf."""
     xp = grad.device.xp
@@ -702,8 +739,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             input_grads = node.fn.backward(ctx, *grads)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
-            if len(input_grads) < len(node.edges):
-                input_grads = input_grads + (None,) * (len(node.edges) - len(input_grads))
+            if len(input_grads) != len(node.edges):
+                input_grads = _check_gradient_count(node, input_grads)
             if not retain_graph:
                 ctx._release()
 

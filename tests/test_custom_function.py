@@ -204,18 +204,65 @@ def test_needs_input_grad_and_none_gradients():
     assert mg.gradcheck(lambda x, w: Scale.apply(x, w, 0.5), (f64(4, 15), f64(4, 16)))
 
 
-def test_returning_fewer_gradients_or_none_is_fine():
-    class FirstOnly(mg.Function):
+class FirstOnly(mg.Function):
+    """Returns a gradient for `a` only, though forward takes (a, b)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a * 2 + b * 0
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def test_returning_too_few_gradients_raises_naming_the_function_and_counts():
+    # As PyTorch: silently treating the missing one as None would leave b.grad None forever.
+    a, b = f64(2, 17), f64(2, 18)
+    with pytest.raises(RuntimeError, match=r"FirstOnlyBackward returned an incorrect number of "
+                                           r"gradients \(expected 2, got 1\)"):
+        FirstOnly.apply(a, b).sum().backward()
+    assert a.grad is None and b.grad is None
+    # Also when only `a` requires grad: the count is per forward argument, not per needed grad.
+    with pytest.raises(RuntimeError, match=r"expected 2, got 1"):
+        FirstOnly.apply(f64(2, 17), f64(2, 18, requires_grad=False)).sum().backward()
+
+
+def test_returning_too_many_gradients_raises_unless_the_extras_are_none():
+    class Extra(mg.Function):
         @staticmethod
-        def forward(ctx, a, b):
-            return a * 2 + b * 0
+        def forward(ctx, x):
+            return x * 2
 
         @staticmethod
         def backward(ctx, g):
-            return g * 2  # nothing for b: treated as None
+            return g * 2, g
+
+    with pytest.raises(RuntimeError, match=r"ExtraBackward .*\(expected 1, got 2\)"):
+        Extra.apply(f64(3, 20)).sum().backward()
+
+    class TrailingNone(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, None  # extra Nones are accepted, as PyTorch does
+
+    x = f64(3, 21)
+    TrailingNone.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_explicit_none_gradients_are_fine():
+    class FirstOnlyExplicit(FirstOnly):
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, None
 
     a, b = f64(2, 17), f64(2, 18)
-    FirstOnly.apply(a, b).sum().backward()
+    FirstOnlyExplicit.apply(a, b).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), [2.0, 2.0])
     assert b.grad is None
 
