@@ -6,6 +6,7 @@ weight transposed in place; cross_entropy and the binary cross-entropies are fus
 """
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -17,11 +18,18 @@ from ..ops.shape import pad  # noqa: F401
 from ..random import generator
 from ..tensor import Tensor
 from . import fused
+from .adaptive_pool import adaptive_avg_pool2d  # noqa: F401  (re-exports)
+from .embedding import embedding, one_hot  # noqa: F401
+from .layer_norm import layer_norm  # noqa: F401
+from .smooth_activations import elu, gelu, logsigmoid, silu, softplus  # noqa: F401
+from .smooth_activations import maybe_inplace as _maybe_inplace
 
 __all__ = [
     "linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "leaky_relu", "sigmoid", "tanh",
     "softmax", "log_softmax", "dropout", "batch_norm", "cross_entropy", "nll_loss", "mse_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "pad", "flatten",
+    "gelu", "silu", "elu", "softplus", "logsigmoid", "layer_norm", "embedding", "one_hot",
+    "dropout2d", "adaptive_avg_pool2d",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -65,12 +73,16 @@ def linear(x, weight, bias=None):
     return y.squeeze(0) if squeeze else y
 
 
-def relu(x):
-    return ops.relu(x)
+def relu(input, inplace=False):  # noqa: A002  (PyTorch's argument names)
+    """max(x, 0). inplace=True overwrites input (and bumps its version, as PyTorch)."""
+    _check_tensor(input, "input", "relu")
+    return _maybe_inplace(input, ops.relu(input), inplace)
 
 
-def leaky_relu(x, negative_slope=0.01):
-    return ops.leaky_relu(x, negative_slope)
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
+    """x if x > 0 else negative_slope * x; inplace=True overwrites input."""
+    _check_tensor(input, "input", "leaky_relu")
+    return _maybe_inplace(input, ops.leaky_relu(input, negative_slope), inplace)
 
 
 def sigmoid(x):
@@ -93,7 +105,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     return ops.flatten(x, start_dim, end_dim)
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
 
     The mask comes from minigrad's generator, so `mg.manual_seed` makes it reproducible.
@@ -104,10 +116,41 @@ def dropout(x, p=0.5, training=True):
     if not training or p == 0:
         return x
     if p == 1:
-        return x * 0
+        return _maybe_inplace(x, x * 0, inplace)
     keep = generator().random(x.shape) >= p
     mask = (keep / (1 - p)).astype(x.dtype)
-    return x * Tensor._make(x.device.xp.asarray(mask), x.device)
+    return _maybe_inplace(x, x * Tensor._make(x.device.xp.asarray(mask), x.device), inplace)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
+    """Zero whole channels: each (sample, channel) plane of an (N, C, H, W) input is dropped
+    with probability p and the rest scaled by 1/(1-p) (training only).
+
+    A 3-D input is taken as (N, C, L) with a warning, as PyTorch does today.
+    """
+    _check_tensor(input, "input", "dropout2d")
+    if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is "
+                      "deprecated; use dropout instead (dropout2d expects (N, C, H, W) inputs)",
+                      stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L)",
+                      stacklevel=2)
+    if not training or p == 0:
+        return input
+    if input.ndim < 2:
+        raise ValueError(f"dropout2d: expected an input with at least 2 dims, got {input.shape}")
+    if p == 1:
+        result = input * 0
+    else:
+        plane_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+        keep = generator().random(plane_shape) >= p
+        mask = (keep / (1 - p)).astype(input.dtype)
+        result = input * Tensor._make(input.device.xp.asarray(mask), input.device)
+    return _maybe_inplace(input, result, inplace)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,

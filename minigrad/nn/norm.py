@@ -1,8 +1,10 @@
-"""Batch normalisation over the channel dim (1) of (N, C) / (N, C, L) or (N, C, H, W) inputs."""
+"""Batch normalisation over the channel dim (1) of (N, C) / (N, C, L) or (N, C, H, W) inputs,
+and layer normalisation over the trailing dims of each sample."""
 
 from .. import factories
 from . import functional as F
 from . import init
+from .layer_norm import normalized_shape_tuple
 from .module import Module
 from .parameter import Parameter
 
@@ -87,3 +89,38 @@ class BatchNorm2d(_BatchNorm):
     """Batch norm of (N, C, H, W) inputs, per channel."""
 
     _expected_ndims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalises the last len(normalized_shape) dims of each sample; weight (ones) and bias
+    (zeros) of shape normalized_shape when elementwise_affine (bias=False drops the bias)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = normalized_shape_tuple(normalized_shape, "LayerNorm")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        kw = dict(device=device, dtype=dtype)
+        if elementwise_affine:
+            self.weight = Parameter(factories.ones(*self.normalized_shape, **kw))
+            if bias:
+                self.bias = Parameter(factories.zeros(*self.normalized_shape, **kw))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

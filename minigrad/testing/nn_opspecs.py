@@ -258,4 +258,6 @@ def _build():
     return specs
 
 
-NN_SPECS = _build()
+from .nn_layer_opspecs import LAYER_SPECS  # noqa: E402  (activations, layer_norm, losses...)
+
+NN_SPECS = _build() + LAYER_SPECS
