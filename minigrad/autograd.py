@@ -235,7 +235,7 @@ class _SavedTensor:
     grad_fn -> node); their array is kept, and a stand-in Tensor is rebuilt if needed.
     """
 
-    __slots__ = ("tensor", "ref", "array", "counter", "version", "node", "output_nr")
+    __slots__ = ("tensor", "ref", "array", "device", "counter", "version", "node", "output_nr")
 
     def __init__(self, tensor, is_output=False):
         self.counter = tensor._version_counter
@@ -243,7 +243,7 @@ class _SavedTensor:
         if is_output:
             self.tensor = None
             self.ref = weakref.ref(tensor)
-            self.array = tensor._data
+            self.array, self.device = tensor._data, tensor._device
             self.output_nr = tensor._output_nr
         else:
             self.tensor = tensor
@@ -261,7 +261,7 @@ class _SavedTensor:
         if tensor is None:
             from .tensor import Tensor
 
-            tensor = Tensor._make(self.array, requires_grad=node is not None,
+            tensor = Tensor._make(self.array, self.device, requires_grad=node is not None,
                                   version_counter=self.counter)
             tensor.grad_fn, tensor._output_nr = node, self.output_nr
         return tensor
@@ -440,7 +440,7 @@ class Function:
             out_tensors = tuple(Tensor._make(o._data, o.device, version_counter=o._version_counter)
                                 for o in outputs)
 
-        if cls._view_of_input0 and xp_may_share_memory(out_tensors[0]._data, args[0]._data):
+        if cls._view_of_input0 and ctx.xp.may_share_memory(out_tensors[0]._data, args[0]._data):
             # A view shares its base's version counter, so in-place writes through either
             # are seen by backward checks on both.
             view, source = out_tensors[0], args[0]
@@ -516,14 +516,6 @@ def preserve_saved_input(node, tensor):
                 copy = Tensor._make(tensor._data.copy(), tensor._device, tensor._requires_grad)
                 copy._grad_fn, copy._output_nr = tensor.grad_fn, tensor._output_nr
                 s.tensor, s.counter, s.version = copy, copy._version_counter, 0
-
-
-def xp_may_share_memory(a, b):
-    import numpy as np
-
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        return np.may_share_memory(a, b)
-    return getattr(a, "data", None) is not None and getattr(a, "base", None) is not None
 
 
 def _common_device(fn, tensors):

@@ -1,7 +1,9 @@
-"""CPU kernel interface: the compiled Cython kernels where they were built, numpy otherwise.
+"""CPU backend: the kernel table (backend/interface.py) of the compiled Cython kernels where they
+were built, numpy otherwise.
 
 Each op is served by minigrad.kernels.cpu.<module> (gemm, conv, pool) when that extension
-imports, else by backend/reference.py; kernel_sources() says which. MINIGRAD_DISABLE_EXT=1 (read
+imports, else by backend/reference.py; the table (KERNELS, built once at import) records which,
+and kernel_sources() reports it. MINIGRAD_DISABLE_EXT=1 (read
 at import) forces the reference everywhere. Convolution here is the reference's im2col + GEMM
 with the im2col/col2im in Cython and the GEMM from this module's matmul: one GEMM for the whole
 batch (see _conv_cols) when each image's product is large, else a batched GEMM with one image
@@ -14,8 +16,9 @@ import warnings
 
 import numpy as np
 
-from minigrad.backend import reference
+from minigrad.backend import interface, reference
 
+# Which compiled module serves each hot op (the ops of interface.HOT_KERNELS).
 OPS = {
     "matmul": "gemm",
     "conv2d_forward": "conv",
@@ -70,8 +73,7 @@ if _missing and not DISABLED:
 
 def kernel_sources() -> dict:
     """Op name -> "cython" or "reference": which implementation serves each op."""
-    return {op: "reference" if _modules.get(module) is None else "cython"
-            for op, module in OPS.items()}
+    return KERNELS.kernel_sources()
 
 
 _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -79,8 +81,6 @@ _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def matmul(a, b, *, trans_a=False, trans_b=False):
     """op(a) @ op(b) with numpy batch broadcasting; see reference.matmul."""
-    if _gemm is None:
-        return reference.matmul(a, b, trans_a=trans_a, trans_b=trans_b)
     # Fast path for the common case (two 2-D float32/float64 ndarrays of one dtype whose inner
     # dimensions agree): nothing check_matmul_args could refuse, and its ~3 us would double the
     # cost of a Linear layer's small GEMMs.
@@ -136,8 +136,6 @@ def _images_last(gy):
 
 def conv2d_forward(x, w, b, stride, padding):
     """y = x * w (+ b); see reference.conv2d_forward."""
-    if _conv is None:
-        return reference.conv2d_forward(x, w, b, stride, padding)
     OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
     x, w = _contiguous(x), _contiguous(w)
     N, O = x.shape[0], w.shape[0]
@@ -168,8 +166,6 @@ def conv2d_forward(x, w, b, stride, padding):
 
 def conv2d_grad_input(gy, w, x_shape, stride, padding):
     """Gradient of conv2d_forward with respect to x; see reference.conv2d_grad_input."""
-    if _conv is None:
-        return reference.conv2d_grad_input(gy, w, x_shape, stride, padding)
     reference.check_conv_grad_input_args(gy, w, x_shape, stride, padding)
     gy, w = _contiguous(gy), _contiguous(w)
     N, O, OH, OW = gy.shape
@@ -188,8 +184,6 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding):
 
 def conv2d_grad_weight(x, gy, w_shape, stride, padding):
     """Gradient of conv2d_forward with respect to w; see reference.conv2d_grad_weight."""
-    if _conv is None:
-        return reference.conv2d_grad_weight(x, gy, w_shape, stride, padding)
     reference.check_conv_grad_weight_args(x, gy, w_shape, stride, padding)
     x, gy = _contiguous(x), _contiguous(gy)
     cols = _conv_cols(x, w_shape[2:], stride, padding, gy.shape[2:])  # (K, N*L)
@@ -211,8 +205,6 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding):
 
 def max_pool2d_forward(x, kernel_size, stride, padding):
     """(y, argmax) of max pooling; see reference.max_pool2d_forward."""
-    if _pool is None:
-        return reference.max_pool2d_forward(x, kernel_size, stride, padding)
     OH, OW = reference.check_pool_forward_args("max_pool2d_forward", x, kernel_size, stride,
                                                padding)
     x = _contiguous(x)
@@ -224,8 +216,6 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
 
 def max_pool2d_backward(gy, argmax, x_shape, kernel_size, stride, padding):
     """Scatter-add of gy to the argmax positions; see reference.max_pool2d_backward."""
-    if _pool is None:
-        return reference.max_pool2d_backward(gy, argmax, x_shape, kernel_size, stride, padding)
     reference.check_max_pool_backward_args(gy, argmax, x_shape, kernel_size, stride, padding)
     gx = np.empty(tuple(x_shape), dtype=gy.dtype)
     _pool.max_pool2d_backward(_contiguous(gy), _contiguous(argmax), gx)
@@ -234,8 +224,6 @@ def max_pool2d_backward(gy, argmax, x_shape, kernel_size, stride, padding):
 
 def avg_pool2d_forward(x, kernel_size, stride, padding):
     """Average pooling; see reference.avg_pool2d_forward."""
-    if _pool is None:
-        return reference.avg_pool2d_forward(x, kernel_size, stride, padding)
     OH, OW = reference.check_pool_forward_args("avg_pool2d_forward", x, kernel_size, stride,
                                                padding)
     x = _contiguous(x)
@@ -246,10 +234,38 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
 
 def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
     """Gradient of average pooling; see reference.avg_pool2d_backward."""
-    if _pool is None:
-        return reference.avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding)
     reference.check_avg_pool_backward_args(gy, x_shape, kernel_size, stride, padding)
     gx = np.empty(tuple(x_shape), dtype=gy.dtype)
     _pool.avg_pool2d_backward(_contiguous(gy), gx, tuple(kernel_size), tuple(stride),
                               tuple(padding))
     return gx
+
+
+def _implemented():
+    """The kernels this backend serves itself: those whose compiled module loaded."""
+    compiled = {
+        "matmul": matmul,
+        "conv2d_forward": conv2d_forward,
+        "conv2d_grad_input": conv2d_grad_input,
+        "conv2d_grad_weight": conv2d_grad_weight,
+        "max_pool2d_forward": max_pool2d_forward,
+        "max_pool2d_backward": max_pool2d_backward,
+        "avg_pool2d_forward": avg_pool2d_forward,
+        "avg_pool2d_backward": avg_pool2d_backward,
+    }
+    return {op: fn for op, fn in compiled.items() if _modules.get(OPS[op]) is not None}
+
+
+# The table, built once: the Cython kernel where its module loaded, else the numpy reference.
+# The module-level names are rebound to the table's entries, so cpu.matmul etc. are exactly what
+# the table serves (the function above when compiled, reference.matmul otherwise).
+KERNELS = interface.build_table("cpu", _implemented(), source="cython")
+matmul = KERNELS.matmul
+conv2d_forward = KERNELS.conv2d_forward
+conv2d_grad_input = KERNELS.conv2d_grad_input
+conv2d_grad_weight = KERNELS.conv2d_grad_weight
+max_pool2d_forward = KERNELS.max_pool2d_forward
+max_pool2d_backward = KERNELS.max_pool2d_backward
+avg_pool2d_forward = KERNELS.avg_pool2d_forward
+avg_pool2d_backward = KERNELS.avg_pool2d_backward
+scatter_add = KERNELS.scatter_add

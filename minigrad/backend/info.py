@@ -1,15 +1,22 @@
 """`mg.backend_info()`: which kernel implementation serves each hot op on each device."""
 
 from .. import cuda
+from .device import cpu_kernels, cuda_kernels
 
 
 def backend_info() -> dict:
-    """{"cpu": {"matmul": "cython" | "reference", ...}, "cuda": {...} or "unavailable: why"}."""
-    from . import cpu
+    """{"cpu": {"matmul": "cython" | "reference", ...}, "cuda": {...} or "unavailable: why",
+    "cuda_device": what "cuda" is (a GPU, or the emulated device of MINIGRAD_FAKE_CUDA)}.
 
-    info = {"cpu": dict(cpu.kernel_sources())}
+    The op rows come from each backend's kernel table, so they are what actually runs.
+    """
+    info = {"cpu": cpu_kernels().kernel_sources()}
     if cuda.is_available():
-        info["cuda"] = {op: "reference (cupy)" for op in info["cpu"]}
+        info["cuda"] = cuda_kernels().kernel_sources()
+        info["cuda_device"] = (
+            f"emulated: {cuda._probe()[1]}; hot ops run as host code" if cuda.is_emulated()
+            else f"GPU ({cuda.device_count()} device(s))")
     else:
         info["cuda"] = "unavailable: " + cuda._probe()[1]
+        info["cuda_device"] = "none"
     return info

@@ -177,6 +177,16 @@ def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
     return _crop(gxpad, padding, H, W)
 
 
+def scatter_add(y, key, g):
+    """y[key] += g in place; repeated indices accumulate (a plain y[key] += g keeps only one).
+
+    Args:
+        y: the array to add into.  key: any numpy index (integer arrays, slices, ...).
+        g: values broadcastable to y[key].
+    """
+    array_module(y).add.at(y, key, g)
+
+
 # im2col / col2im and window helpers
 
 
@@ -257,11 +267,17 @@ def _crop(xpad, padding, H, W):
 
 
 def array_module(a):
-    """numpy, or cupy for a cupy array (imported only then)."""
-    if type(a).__module__.split(".")[0] == "cupy":
+    """numpy, or cupy for a cupy array (imported only then), or the emulated device's stand-in
+    for cupy (backend/fake_cupy.py) for its arrays."""
+    module = type(a).__module__
+    if module.split(".")[0] == "cupy":
         import cupy
 
         return cupy
+    if module == "minigrad.backend.fake_cupy":
+        from . import fake_cupy
+
+        return fake_cupy
     return np
 
 

@@ -7,6 +7,7 @@ Tensors and sums broadcast gradients back to the input's shape with `sum_to`.
 import numpy as np
 
 from ..autograd import Op
+from ..backend.device import move
 from .common import broadcast_shapes, promote, sum_to
 
 # ---------------------------------------------------------------------------- binary arithmetic
@@ -408,12 +409,7 @@ class ToDevice(Op):
     @staticmethod
     def forward(ctx, x, *, device):
         ctx.source = ctx.device
-        if device.type == "cpu":
-            return x.get() if hasattr(x, "get") else x.copy()
-        import cupy
-
-        with cupy.cuda.Device(device.index):
-            return cupy.asarray(x)
+        return move(x, device)
 
     @staticmethod
     def backward(ctx, gy):

@@ -66,7 +66,7 @@ class ScatterAdd(Op):
         ctx.key = key
         y = ctx.xp.zeros(shape, g.dtype)
         if _is_advanced(key):
-            ctx.xp.add.at(y, key, g) if ctx.xp is np else _scatter_add_gpu(y, key, g)
+            ctx.kernels.scatter_add(y, key, g)
         else:
             y[key] = g  # basic indexing never repeats an element
         return y
@@ -74,12 +74,6 @@ class ScatterAdd(Op):
     @staticmethod
     def backward(ctx, gy):
         return GetItem.apply(gy, key=ctx.key)
-
-
-def _scatter_add_gpu(y, key, g):
-    import cupyx
-
-    cupyx.scatter_add(y, key, g)
 
 
 class IndexPut(Op):
