@@ -26,12 +26,49 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# ---------------------------------------------------------------------------- devices (cudad)
+# One fixture, `device`, parametrises tests over "cpu" and "cuda". "cuda" is a real GPU when CuPy
+# sees one, the emulated device under MINIGRAD_FAKE_CUDA=1, and otherwise skips with the reason
+# (one summary line). MINIGRAD_REQUIRE_GPU=1 turns that skip into a failure, and fails on the
+# emulated device too: set it on a GPU machine so a broken CuPy install can't pass silently.
+# Every test that uses the fixture on "cuda" carries the `cuda` marker: `pytest -m cuda` runs just
+# those (CI runs them under MINIGRAD_FAKE_CUDA=1).
+
 HAS_CUDA = mg.cuda.is_available()
+REQUIRE_GPU = os.environ.get("MINIGRAD_REQUIRE_GPU", "").strip().lower() in ("1", "true", "yes", "on")
+DEVICES = ["cpu", "cuda"]
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU/CuPy"))]
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: runs on the 'cuda' device (real or emulated)")
 
 
-@pytest.fixture(params=DEVICES)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and str(callspec.params.get("device", "")).startswith("cuda"):
+            item.add_marker(pytest.mark.cuda)
+
+
+def require_device(name):
+    """Skip (or, with MINIGRAD_REQUIRE_GPU=1, fail) unless device `name` is usable here."""
+    if not name.startswith("cuda"):
+        return
+    if REQUIRE_GPU and mg.cuda.is_emulated():
+        pytest.fail("MINIGRAD_REQUIRE_GPU=1 but 'cuda' is the emulated device (MINIGRAD_FAKE_CUDA)")
+    if not HAS_CUDA:
+        reason = "no CUDA GPU (or no CuPy) here; MINIGRAD_FAKE_CUDA=1 emulates one"
+        if REQUIRE_GPU:
+            pytest.fail(f"MINIGRAD_REQUIRE_GPU=1 but cuda is not available: {mg.cuda._probe()[1]}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=DEVICES, scope="session")  # session: hypothesis tests may use it
 def device(request):
-    """Runs a test once per available device ("cpu", and "cuda" when a GPU is present)."""
+    """The device a test runs on: "cpu", then "cuda" (a GPU, or emulated; skipped if neither).
+
+    Tests that compare a device with the CPU take only "cuda":
+    @pytest.mark.parametrize("device", ["cuda"], indirect=True).
+    """
+    require_device(request.param)
     return request.param

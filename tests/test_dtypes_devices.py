@@ -2,6 +2,9 @@
 on a machine without CUDA (clear RuntimeErrors, backend_info)."""
 
 import itertools
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -135,6 +138,7 @@ def test_backend_info_structure():
     assert all(v in ("cython", "reference") for v in info["cpu"].values())
     if mg.cuda.is_available():
         assert isinstance(info["cuda"], dict) and set(info["cuda"]) == expected_ops
+        assert info["cuda_device"].startswith("emulated") == mg.cuda.is_emulated()
     else:
         assert isinstance(info["cuda"], str) and info["cuda"].startswith("unavailable")
 
@@ -146,3 +150,37 @@ def test_mixing_devices_raises_runtime_error():
     y._device = mg.Device("cuda:0")
     with pytest.raises(RuntimeError, match="same device"):
         x + y
+
+
+def test_cupy_install_hint_names_the_real_packages():
+    """minigrad on the public index is an unrelated project: never suggest minigrad[cuda]."""
+    hint = mg.cuda.INSTALL_HINT
+    assert "cupy-cuda12x" in hint and "cupy-cuda13x" in hint and "minigrad[" not in hint
+    usable, reason, _ = mg.cuda._probe()
+    if not usable and "CuPy is not installed" in reason:
+        assert hint in reason
+
+
+def test_fake_cuda_env_makes_an_emulated_cuda_device():
+    code = (
+        "import numpy as np, minigrad as mg\n"
+        "info = mg.backend_info()\n"
+        "print(mg.cuda.is_available(), mg.cuda.device_count(), mg.cuda.is_emulated())\n"
+        "print(info['cuda_device'].split(':')[0], sorted(info['cuda']) == sorted(info['cpu']))\n"
+        "x = mg.ones(3, device='cuda') * 2\n"
+        "print(x.device, type(x._data).__module__, x.cpu().numpy().tolist())\n"
+        "try:\n"
+        "    np.asarray(x._data)\n"
+        "except TypeError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    env = {**os.environ, "MINIGRAD_FAKE_CUDA": "1"}
+    env.pop("MINIGRAD_REQUIRE_GPU", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "True 1 True"
+    assert lines[1] == "emulated True"
+    assert lines[2] == "cuda:0 minigrad.backend.fake_cupy [2.0, 2.0, 2.0]"
+    assert lines[3].startswith("refused: Implicit conversion to a NumPy array is not allowed")

@@ -49,9 +49,9 @@ def layout(array, kind):
     return big[..., 1::2]
 
 
-def leaves(arrays, kind):
-    return tuple(mg.from_numpy(layout(np.asarray(a, dtype=np.float64), kind)).requires_grad_()
-                 for a in arrays)
+def leaves(arrays, kind, device="cpu"):
+    return tuple(mg.from_numpy(layout(np.asarray(a, dtype=np.float64), kind)).to(device)
+                 .requires_grad_() for a in arrays)
 
 
 def draw_inputs(spec, data):
@@ -70,9 +70,9 @@ def test_registry_has_the_second_order_subset():
 
 @pytest.mark.parametrize("spec", DIFFERENTIABLE, ids=lambda s: s.name)
 @given(data=st.data())
-def test_gradcheck(spec, data):
+def test_gradcheck(spec, data, device):
     arrays, kind, seed = draw_inputs(spec, data)
-    inputs = leaves(arrays, kind)
+    inputs = leaves(arrays, kind, device)
     with single_threaded():
         assert mg.gradcheck(spec.fn, inputs, seed=seed % 1000, name=spec.name)
 

@@ -1,5 +1,5 @@
 """Devices: where a tensor's array lives, and which array module (numpy or cupy) and which
-kernel module (backend.cpu / backend.cuda) serve it."""
+kernel table (backend/interface.py: cpu, cuda) serves it."""
 
 import functools
 
@@ -56,7 +56,7 @@ class Device:
 
     @property
     def kernels(self):
-        """The kernel module (matmul, conv2d_*, *_pool2d_*) that serves this device."""
+        """The kernel table (backend/interface.py: matmul, conv2d_*, *_pool2d_*, scatter_add)."""
         return cpu_kernels() if self.type == "cpu" else cuda_kernels()
 
 
@@ -75,8 +75,24 @@ def as_device(spec) -> Device:
     return device
 
 
+def move(array, device):
+    """A copy of `array` (of any device) on `device`; CPU <-> CUDA copies are explicit."""
+    if device.type == "cpu":
+        return array.copy() if isinstance(array, np.ndarray) else array.get()
+    xp = device.xp
+    with xp.cuda.Device(device.index):
+        return xp.asarray(array)
+
+
 @functools.lru_cache(maxsize=None)
 def _cupy():
+    """CuPy, or its numpy-backed stand-in under MINIGRAD_FAKE_CUDA."""
+    from .. import cuda
+
+    if cuda.FAKE:
+        from . import fake_cupy
+
+        return fake_cupy
     import cupy
 
     return cupy
@@ -84,14 +100,24 @@ def _cupy():
 
 @functools.lru_cache(maxsize=None)
 def cpu_kernels():
+    """The CPU kernel table (backend/cpu.py)."""
     from . import cpu
 
-    return cpu
+    return cpu.KERNELS
+
+
+def _cupyx_scatter_add(y, key, g):
+    import cupyx
+
+    cupyx.scatter_add(y, key, g)
 
 
 @functools.lru_cache(maxsize=None)
 def cuda_kernels():
-    # No hand-written CUDA kernels yet: the reference kernels run on cupy arrays.
-    from . import reference
+    """The CUDA kernel table, built on first use. Until backend/cuda.py's own kernels land, the
+    numpy reference serves the hot ops, running on the device's array module."""
+    from .. import cuda
+    from . import interface
 
-    return reference
+    implemented = {} if cuda.FAKE else {"scatter_add": _cupyx_scatter_add}
+    return interface.build_table("cuda", implemented, source="cupy")
