@@ -29,19 +29,33 @@ whose "type" tag says what it stands for:
 that a mismatched or swapped member is caught. Arrays may be bool, integer, unsigned,
 floating or complex: the kinds every .npy reader understands and none that need pickle.
 
-Saving writes a temporary file beside the target, fsyncs it and renames it over the target
-(os.replace is atomic), so a crash mid-save leaves the previous checkpoint intact. Loading
-never runs code: JSON plus np.load(allow_pickle=False), and every tag, name, dtype and shape
-is checked, so a truncated, foreign or tampered file raises ValueError naming the path.
+Saving writes a temporary file `.mg-<hash of the name>-<random>.mgtmp` beside the target,
+fsyncs it and renames it over the target (os.replace is atomic), so a crash mid-save leaves
+the previous checkpoint intact; the next save of the same target deletes temporary files that
+a killed save left behind. A symlink is followed; a folder, FIFO or device is refused. Loading
+never runs code (JSON, and .npy headers parsed by numpy without pickle), reads a regular file
+only and never more than its size (stored members only, each once), and checks every tag,
+name, dtype and shape, so a truncated, foreign or tampered file raises ValueError naming the
+path.
 """
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import secrets
+import stat
+import struct
+import time
 import zipfile
 import zlib
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import numpy as np
 
@@ -87,23 +101,44 @@ def load(path: str | os.PathLike) -> Any:
     (move them with `.to(device)` and load them into a module with `load_state_dict`);
     numpy arrays come back as arrays, tuples as tuples and dict keys with their types.
 
+    Reading is bounded by the file's size: only a regular file is opened, every member must
+    be stored (not compressed), appear once, lie inside the file and be referenced once, and
+    each .npy header's shape must match the bytes that follow it, all checked before an array
+    is allocated.
+
     Raises:
         FileNotFoundError: no file at `path`.
-        ValueError: the file is truncated, not a minigrad checkpoint (another zip, a plain
-            .npz, a text file), from a newer format version, or its manifest does not match
-            its contents. The message names the path and the problem.
+        ValueError: `path` is not a regular file (a device, pipe or folder), or the file is
+            truncated, not a minigrad checkpoint (another zip, a plain .npz, a text file), from
+            a newer format version, or its manifest does not match its contents. The message
+            names the path and the problem.
     """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as f:
-            return _read(f)
-    except _FormatError as e:
-        raise ValueError(f"load: {name!r} is not a valid minigrad checkpoint: {e}") from None
-    # What a damaged zip or .npy member raises deep inside zipfile and numpy; object arrays
-    # give numpy's ValueError "Object arrays cannot be loaded when allow_pickle=False".
-    except (zipfile.BadZipFile, EOFError, zlib.error, ValueError, RecursionError) as e:
-        raise ValueError(f"load: {name!r} is damaged or not a minigrad checkpoint: "
-                         f"{type(e).__name__}: {e}") from e
+    with _open_regular_file(name) as f:
+        try:
+            return _read(f, os.fstat(f.fileno()).st_size)
+        except _FormatError as e:
+            raise ValueError(f"load: {name!r} is not a valid minigrad checkpoint: {e}") from None
+        # What a damaged zip or .npy member raises deep inside zipfile and numpy: BadZipFile
+        # (also for a CRC mismatch), EOFError, zlib.error, struct.error, ValueError (a bad .npy
+        # header), RecursionError (deeply nested JSON), NotImplementedError and RuntimeError
+        # (an unknown method or encryption flag), OverflowError (absurd header fields) and
+        # OSError (a seek to a negative offset).
+        except (zipfile.BadZipFile, EOFError, zlib.error, struct.error, ValueError,
+                RecursionError, NotImplementedError, RuntimeError, OverflowError, OSError) as e:
+            raise ValueError(f"load: {name!r} is damaged or not a minigrad checkpoint: "
+                             f"{type(e).__name__}: {e}") from e
+
+
+def _open_regular_file(name: str):
+    """Open `name` for reading, refusing anything but a regular file. O_NONBLOCK: opening a
+    FIFO must not wait for a writer (it is refused right after); no effect on regular files."""
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"load: {name!r} is not a regular file (a device, pipe or folder); "
+                         "a checkpoint is a file written by mg.save")
+    return os.fdopen(fd, "rb")
 
 
 class _FormatError(Exception):
@@ -172,23 +207,88 @@ def _encode_array(array: np.ndarray, tag: str, arrays: list, keys: list) -> dict
 
 
 def _write_atomically(path: str, manifest: bytes, arrays: list) -> None:
-    """Write the zip to a temporary file in the target's folder, then rename it over `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    """Write the zip to a temporary file in the target's folder, then rename it over the target.
+
+    A symlink is followed (its target is replaced, the link stays); anything else that is not
+    a regular file is refused. Temporary files that an earlier, killed save of the same target
+    left behind are removed first.
+    """
+    target = _regular_target(path)
+    folder = os.path.dirname(target)
+    prefix = _temp_prefix(target)
+    _remove_stale_temp_files(folder, prefix)
+    tmp = os.path.join(folder, f"{prefix}{secrets.token_hex(4)}{_TEMP_SUFFIX}")
     # O_EXCL: never write into someone else's file; mode 0o666 lets the umask apply, as for
     # any new file (tempfile.mkstemp would force 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
+            _hold_lock(f)  # tells a later save that this temporary file is still being written
             _write_zip(f, manifest, arrays)
             f.flush()
             os.fsync(f.fileno())  # the data must be on disk before the rename can expose it
-        os.replace(tmp, path)
+            os.replace(tmp, target)  # while still locked (POSIX renames open files)
     except BaseException:  # KeyboardInterrupt too: never leave the temporary file behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+_TEMP_SUFFIX = ".mgtmp"
+
+
+def _regular_target(path: str) -> str:
+    """The file `save` replaces: `path` with symlinks resolved. Refuses a folder, FIFO, device
+    or socket there (replacing one with a regular file would silently break whatever uses it)."""
+    target = os.path.realpath(path)
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target  # a new file (or a dangling link's target): created by the rename
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device or socket")
+        where = f" (the symlink's target {target!r})" if target != os.path.abspath(path) else ""
+        raise ValueError(f"save: {path!r}{where} is {kind}, not a regular file; mg.save only "
+                         "creates or replaces regular files")
+    return target
+
+
+def _temp_prefix(target: str) -> str:
+    """`.mg-<hash of the file name>-`: the same for every save of `target`, so stale files are
+    found, and short whatever the name's length (a 250-character name still has room)."""
+    digest = hashlib.sha256(os.path.basename(target).encode("utf-8", "surrogateescape"))
+    return f".mg-{digest.hexdigest()[:16]}-"
+
+
+def _hold_lock(f) -> None:
+    """An exclusive advisory lock on the temporary file for as long as it is open. The kernel
+    drops it when the process dies, even by SIGKILL, which is how a stale file is told apart."""
+    if fcntl is not None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_stale_temp_files(folder: str, prefix: str) -> None:
+    """Delete temporary files of earlier saves of the same target whose writer is gone (their
+    lock is free). Without fcntl (Windows) only files older than an hour are taken for dead."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(_TEMP_SUFFIX)]
+    except OSError:
+        return
+    for name in names:
+        stale = os.path.join(folder, name)
+        with contextlib.suppress(OSError):
+            if fcntl is None:
+                if time.time() - os.stat(stale).st_mtime > 3600:
+                    os.unlink(stale)
+                continue
+            fd = os.open(stale, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: a live save holds it
+                os.unlink(stale)
+            finally:
+                os.close(fd)
 
 
 def _write_zip(f, manifest: bytes, arrays: list) -> None:
@@ -215,23 +315,104 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def _read(f) -> Any:
+def _read(f, size: int) -> Any:
     if not zipfile.is_zipfile(f):
         raise _FormatError("not a zip archive (the file is truncated, or of another kind)")
     f.seek(0)
-    archive = np.load(f, allow_pickle=False)
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise _FormatError("not a zip archive of .npy files")
-    with archive:
-        if _MANIFEST not in archive.files:
+    with zipfile.ZipFile(f) as archive:
+        members = _check_members(archive.infolist(), size)
+        if _MANIFEST not in members:
             raise _FormatError(f"it has no {_MANIFEST} (a plain .npz or another zip archive?)")
-        raw = archive[_MANIFEST]
+        raw = archive.read(members[_MANIFEST])
         try:
-            manifest = json.loads(raw) if isinstance(raw, bytes) else None
+            manifest = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise _FormatError(f"{_MANIFEST} is not valid JSON: {e}") from None
         _check_header(manifest)
-        return _decode(manifest["root"], archive, [])
+        return _decode(manifest["root"], _Arrays(archive, members), [])
+
+
+# A local file header is at least 30 bytes before the member's data.
+_LOCAL_HEADER_SIZE = 30
+
+
+def _check_members(infos: list, size: int) -> dict:
+    """{name: ZipInfo} after checking, from the central directory alone, that reading every
+    member reads each byte of the file at most once: names are unique, members are stored
+    (so their size in the file is their size in memory), not encrypted, and lie inside the
+    file without overlapping."""
+    members = {}
+    for info in infos:
+        name = info.filename
+        if name in members:
+            raise _FormatError(f"member {name!r} appears more than once")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise _FormatError(f"member {name!r} is compressed (method {info.compress_type}); "
+                               "checkpoints hold only stored (uncompressed) members")
+        if info.flag_bits & 0x1:
+            raise _FormatError(f"member {name!r} is encrypted")
+        end = info.header_offset + _LOCAL_HEADER_SIZE + info.compress_size
+        if info.compress_size != info.file_size or end > size:
+            raise _FormatError(f"member {name!r} declares {info.file_size} bytes "
+                               f"({info.compress_size} in the file), but the file has {size}")
+        members[name] = info
+    ranges = sorted((i.header_offset, i.header_offset + _LOCAL_HEADER_SIZE + i.compress_size,
+                     i.filename) for i in infos)
+    for (_, end, first), (start, _, second) in zip(ranges, ranges[1:]):
+        if start < end:
+            raise _FormatError(f"members {first!r} and {second!r} overlap")
+    return members
+
+
+class _Arrays:
+    """Reads the .npy members the manifest names, each at most once."""
+
+    def __init__(self, archive: zipfile.ZipFile, members: dict):
+        self.archive, self.members, self.used = archive, members, set()
+
+    def read(self, node: dict, keys: list) -> np.ndarray:
+        name = node.get("array")
+        member = f"{name}.npy" if isinstance(name, str) else None
+        if member not in self.members:
+            raise _FormatError(f"the {node['type']} at {_where(keys)} refers to array "
+                               f"{name!r}, which the archive does not hold")
+        if name in self.used:  # else one member could be turned into any number of arrays
+            raise _FormatError(f"array {name!r} is referenced more than once (again at "
+                               f"{_where(keys)})")
+        self.used.add(name)
+        info = self.members[member]
+        with self.archive.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            if version not in _NPY_HEADER_READERS:
+                raise _FormatError(f"member {member!r} is .npy version {version}, "
+                                   "expected 1.0 or 2.0")
+            shape, fortran_order, dtype = _NPY_HEADER_READERS[version](f)
+            if dtype.kind not in _ARRAY_KINDS or dtype.hasobject:
+                raise _FormatError(f"member {member!r} at {_where(keys)} is not an array of a "
+                                   "supported dtype (bool, integer, floating or complex)")
+            nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            held = info.file_size - f.tell()
+            if nbytes != held:  # checked before allocating anything
+                raise _FormatError(f"member {member!r} declares {dtype.name} {shape} "
+                                   f"({nbytes} bytes) but holds {held} bytes of data")
+            data = bytearray(nbytes)
+            view, done = memoryview(data), 0
+            while done < nbytes:
+                got = f.readinto(view[done:])
+                if not got:
+                    raise _FormatError(f"member {member!r} ends early")
+                done += got
+            f.read(1)  # at the end of the member: zipfile checks its CRC
+        array = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran_order else "C")
+        if array.dtype.name != node.get("dtype") or list(array.shape) != node.get("shape"):
+            raise _FormatError(f"member {name!r} at {_where(keys)} holds {array.dtype.name} "
+                               f"{list(array.shape)}, but the manifest says {node.get('dtype')} "
+                               f"{node.get('shape')}")
+        return array
+
+
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def _check_header(manifest: Any) -> None:
@@ -248,7 +429,7 @@ def _check_header(manifest: Any) -> None:
                                                           if newer else ")"))
 
 
-def _decode(node: Any, archive, keys: list) -> Any:
+def _decode(node: Any, arrays, keys: list) -> Any:
     """Rebuild the value that manifest node `node` describes."""
     tag = node.get("type") if isinstance(node, dict) else None
     value = node.get("value") if isinstance(node, dict) else None
@@ -267,7 +448,7 @@ def _decode(node: Any, archive, keys: list) -> Any:
         return value
     items = node.get("items") if isinstance(node, dict) else None
     if tag in ("list", "tuple") and isinstance(items, list):
-        values = [_decode(item, archive, keys + [i]) for i, item in enumerate(items)]
+        values = [_decode(item, arrays, keys + [i]) for i, item in enumerate(items)]
         return tuple(values) if tag == "tuple" else values
     if tag == "dict" and isinstance(items, list):
         result = {}
@@ -275,10 +456,10 @@ def _decode(node: Any, archive, keys: list) -> Any:
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise _FormatError(f"a dict item at {_where(keys)} is not a [key, value] pair")
             key = _decode_key(pair[0], keys)
-            result[key] = _decode(pair[1], archive, keys + [key])
+            result[key] = _decode(pair[1], arrays, keys + [key])
         return result
     if tag in ("tensor", "ndarray", "numpy_scalar"):
-        array = _read_array(node, archive, keys)
+        array = arrays.read(node, keys)
         if tag == "numpy_scalar":
             return array[()]
         return _to_tensor(array, keys) if tag == "tensor" else array
@@ -303,20 +484,3 @@ def _decode_key(node: Any, keys: list) -> str | int:
             tag == "int" and isinstance(value, int) and not isinstance(value, bool)):
         return value
     raise _FormatError(f"bad dict key {node!r} at {_where(keys)} (must be a str or int node)")
-
-
-def _read_array(node: dict, archive, keys: list) -> np.ndarray:
-    name = node.get("array")
-    # archive.files lists members without ".npy"; the manifest itself is not an array.
-    if not isinstance(name, str) or name == _MANIFEST or name not in archive.files:
-        raise _FormatError(f"the {node['type']} at {_where(keys)} refers to array {name!r}, "
-                           "which the archive does not hold")
-    array = archive[name]
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:
-        raise _FormatError(f"member {name!r} at {_where(keys)} is not an array of a supported "
-                           "dtype (bool, integer, floating or complex)")
-    if array.dtype.name != node.get("dtype") or list(array.shape) != node.get("shape"):
-        raise _FormatError(f"member {name!r} at {_where(keys)} holds {array.dtype.name} "
-                           f"{list(array.shape)}, but the manifest says {node.get('dtype')} "
-                           f"{node.get('shape')}")
-    return array
