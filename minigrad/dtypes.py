@@ -28,6 +28,20 @@ def as_dtype(dtype, op="dtype"):
     return dt
 
 
+def check_int_range(op, values, dtype):
+    """Raise RuntimeError (as PyTorch) when an integer in `values` does not fit integer
+    `dtype`; numpy would wrap it silently (2**63 -> -2**63). Non-integer dtypes: no check."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        return
+    info = np.iinfo(dtype)
+    for value in values:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (_BUILTIN_BOOL, np.bool_)) \
+                and not info.min <= int(value) <= info.max:
+            raise RuntimeError(f"{op}: value {int(value)} cannot be converted to type {dtype} "
+                               "without overflow")
+
+
 def category(dtype) -> int:
     """0 for bool, 1 for integers, 2 for floating point (PyTorch's promotion categories)."""
     kind = np.dtype(dtype).kind

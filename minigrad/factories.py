@@ -49,6 +49,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """A tensor filled with `fill_value`; the dtype follows the value when not given."""
     default = dtypes.scalar_dtype(fill_value)
+    dtypes.check_int_range("full", [fill_value], default if dtype is None else dtype)
     return _finish(np.full(_shape((size,), "full"), fill_value), dtype, device, requires_grad, default)
 
 
@@ -61,6 +62,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     values = (start, end, step)
     default = dtypes.int64 if all(isinstance(v, (int, np.integer)) for v in values) else \
         dtypes.default_float
+    dtypes.check_int_range("arange", values, default if dtype is None else dtype)
     return _finish(np.arange(start, end, step), dtype, device, requires_grad, default)
 
 

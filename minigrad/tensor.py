@@ -34,6 +34,7 @@ def _array_from_data(data, dtype, device):
             array = np.array(data)
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__}: {exc}") from None
+        _check_python_ints(data, array, dtype)
         if array.dtype == object or array.dtype.kind not in "biuf":
             raise TypeError(f"tensor: cannot build a tensor from {type(data).__name__} data "
                             f"of dtype {array.dtype}")
@@ -51,6 +52,32 @@ def _array_from_data(data, dtype, device):
         return np.array(array, dtype=dtype, copy=True)
     with xp.cuda.Device(device.index):
         return xp.array(array, dtype=dtype, copy=True)
+
+
+def _check_python_ints(data, array, dtype):
+    """numpy turns Python ints beyond int64 into uint64, float64 or object and a later cast
+    wraps or rounds them; PyTorch refuses: ValueError, or RuntimeError for a too-small
+    explicit integer dtype."""
+    beyond_int64 = array.dtype.kind == "u" or array.dtype == object or (
+        array.dtype.kind == "f" and array.size and np.abs(array).max() >= 2.0 ** 63)
+    if beyond_int64 and not _has_float(data) and (dtype is None or
+                                                  dtypes.as_dtype(dtype).kind in "iub"):
+        try:
+            np.array(data, dtype=np.int64)
+        except OverflowError as exc:
+            raise ValueError(f"tensor: {exc}; it overflows int64 (pass dtype=mg.float64 to "
+                             "store it as a float)") from None
+        except (ValueError, TypeError):
+            pass  # ragged or non-numeric: reported by the caller
+    if dtype is not None and array.dtype.kind in "iu" and array.size:
+        dtypes.check_int_range("tensor", [array.min(), array.max()], dtypes.as_dtype(dtype))
+
+
+def _has_float(data):
+    """Whether nested lists/tuples `data` hold a float (which makes the tensor floating)."""
+    if isinstance(data, (list, tuple)):
+        return any(_has_float(item) for item in data)
+    return isinstance(data, (float, np.floating))
 
 
 class Tensor:
@@ -766,6 +793,13 @@ def from_numpy(array):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     dtypes.as_dtype(array.dtype, "from_numpy")
+    if type(array) is not np.ndarray:
+        if isinstance(array, np.ma.MaskedArray):  # its mask would be dropped silently
+            raise TypeError("from_numpy: masked arrays are not supported; use "
+                            "array.filled(value) or array.data")
+        # np.matrix (where `*` is a matrix product) and other subclasses: the same memory
+        # seen as a plain ndarray, so elementwise ops stay elementwise.
+        array = array.view(np.ndarray)
     return Tensor._make(array, CPU)
 
 
