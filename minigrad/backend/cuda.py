@@ -218,3 +218,178 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
         if b_vector:
             out = out.reshape(out.shape[:-1])
         return out
+
+
+# Convolution: im2col (one thread per column entry) + our GEMM, bias fused into the GEMM's
+# epilogue; col2im gathers (one thread per input element, no atomics, deterministic).
+
+
+def _is_pointwise(kernel_size, stride, padding):
+    """A 1x1 kernel with stride 1 and no padding: x (N, C, H*W) is already its own cols."""
+    return tuple(kernel_size) == (1, 1) and tuple(stride) == (1, 1) and tuple(padding) == (0, 0)
+
+
+def _window_args(x_shape, kernel_size, stride, padding, out_hw):
+    N, C, H, W = x_shape
+    return _i64(N, C, H, W, *kernel_size, *stride, *padding, *out_hw)
+
+
+def _im2col(call, x, kernel_size, stride, padding, out_hw):
+    """cols (N, C*KH*KW, OH*OW) of a contiguous x (x itself for a pointwise kernel)."""
+    if _is_pointwise(kernel_size, stride, padding):
+        return x
+    N, C = x.shape[:2]
+    cols = call.empty((N, C * kernel_size[0] * kernel_size[1], out_hw[0] * out_hw[1]))
+    if cols.size:
+        call.launch("conv", "mg_im2col<{T}>", grid_1d(cols.size), (BLOCK_1D,),
+                    (x, cols, *_window_args(x.shape, kernel_size, stride, padding, out_hw)),
+                    fills=(1,))
+    return cols
+
+
+def conv2d_forward(x, w, b, stride, padding):
+    """y = x * w (+ b); see reference.conv2d_forward."""
+    OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
+    with _Call("conv2d_forward", x, w, b) as call:
+        x, w = call.contiguous(x), call.contiguous(w)
+        b = None if b is None else call.contiguous(b)
+        N, O = x.shape[0], w.shape[0]
+        K, L = w[0].size, OH * OW
+        y = call.empty((N, O, OH, OW))
+        if y.size:
+            cols = _im2col(call, x, w.shape[2:], stride, padding, (OH, OW))
+            # y[n] (O x L) = w (O x K) @ cols[n] (K x L) + b: one batched GEMM, w broadcast.
+            gemm_launch(call, w, cols, y, M=O, N=L, K=K, lda=K, ldb=L, ldc=L, batch=(1, N),
+                        b_strides=(0, K * L), sc=O * L, bias=b)
+        return y
+
+
+def conv2d_grad_input(gy, w, x_shape, stride, padding):
+    """Gradient of conv2d_forward with respect to x; see reference.conv2d_grad_input."""
+    reference.check_conv_grad_input_args(gy, w, x_shape, stride, padding)
+    with _Call("conv2d_grad_input", gy, w) as call:
+        gy, w = call.contiguous(gy), call.contiguous(w)
+        N, O, OH, OW = gy.shape
+        K, L = w[0].size, OH * OW
+        gx = call.empty(x_shape)
+        if gx.size == 0:
+            return gx
+        pointwise = _is_pointwise(w.shape[2:], stride, padding)
+        gcols = gx if pointwise else call.empty((N, K, L))
+        # gcols[n] (K x L) = w^T (K x O) @ gy[n] (O x L)
+        gemm_launch(call, w, gy, gcols, M=K, N=L, K=O, lda=K, ldb=L, ldc=L, trans_a=True,
+                    batch=(1, N), b_strides=(0, O * L), sc=K * L)
+        if not pointwise:
+            call.launch("conv", "mg_col2im<{T}>", grid_1d(gx.size), (BLOCK_1D,),
+                        (gcols, gx, *_window_args(x_shape, w.shape[2:], stride, padding,
+                                                  (OH, OW))), fills=(1,))
+        return gx
+
+
+def weight_grad_splits(M, N, images, dtype):
+    """(config, splits): the sum over images of the weight gradient runs as `splits` partial
+    GEMMs (each block summing every splits-th image) so that small (O x K) outputs still
+    fill the GPU; the partials are then summed. Deterministic: no atomics."""
+    config = pick_gemm_config(M, N, images, dtype)
+    BM, BN = cuda_sources.gemm_tile(config, dtype)[:2]
+    tiles = -(-M // BM) * -(-N // BN)
+    return config, max(1, min(images, TARGET_BLOCKS // tiles, MAX_GRID_YZ))
+
+
+def conv2d_grad_weight(x, gy, w_shape, stride, padding):
+    """Gradient of conv2d_forward with respect to w; see reference.conv2d_grad_weight."""
+    reference.check_conv_grad_weight_args(x, gy, w_shape, stride, padding)
+    with _Call("conv2d_grad_weight", x, gy) as call:
+        x, gy = call.contiguous(x), call.contiguous(gy)
+        N, O, OH, OW = gy.shape
+        K, L = int(np.prod(w_shape[1:])), OH * OW
+        if N == 0 or O * K == 0:
+            return call.xp.zeros(tuple(int(d) for d in w_shape), dtype=call.dtype)
+        cols = _im2col(call, x, w_shape[2:], stride, padding, (OH, OW))
+        config, splits = weight_grad_splits(O, K, N, call.dtype)
+        gw = call.empty(w_shape)
+        partial = gw if splits == 1 else call.empty((splits, O, K))
+        # gw (O x K) = sum_n gy[n] (O x L) @ cols[n]^T (L x K)
+        gemm_launch(call, gy, cols, partial, M=O, N=K, K=L, lda=L, ldb=L, ldc=K, trans_b=True,
+                    batch=(1, N), a_strides=(0, O * L), b_strides=(0, K * L), sc=O * K,
+                    reduce_splits=splits, config=config)
+        return gw if splits == 1 else partial.sum(axis=0).reshape(gw.shape)
+
+
+# Pooling: one thread per output forward, one per input element backward (gather).
+
+
+def _pool_args(x_shape, kernel_size, stride, padding, out_hw):
+    N, C, H, W = x_shape
+    return _i64(N * C, H, W, *out_hw, *kernel_size, *stride, *padding)
+
+
+def _launch_1d(call, module, template, n, args, fills):
+    call.launch(module, template, grid_1d(n), (BLOCK_1D,), args, fills=fills)
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding):
+    """(y, argmax); see reference.max_pool2d_forward."""
+    OH, OW = reference.check_pool_forward_args("max_pool2d_forward", x, kernel_size, stride,
+                                               padding)
+    with _Call("max_pool2d_forward", x) as call:
+        x = call.contiguous(x)
+        N, C = x.shape[:2]
+        y, argmax = call.empty((N, C, OH, OW)), call.empty((N, C, OH, OW), np.int64)
+        if y.size:
+            _launch_1d(call, "pool", "mg_max_pool_forward<{T}>", y.size,
+                       (x, y, argmax, *_pool_args(x.shape, kernel_size, stride, padding,
+                                                  (OH, OW))), fills=(1, 2))
+        return y, argmax
+
+
+def max_pool2d_backward(gy, argmax, x_shape, kernel_size, stride, padding):
+    """Gradient of max_pool2d_forward; see reference.max_pool2d_backward. Each input element
+    sums the gy of the windows covering it whose argmax is that element, so argmax must come
+    from max_pool2d_forward with the same parameters; entries pointing anywhere else (outside
+    their own window) raise ValueError."""
+    reference.check_max_pool_backward_args(gy, argmax, x_shape, kernel_size, stride, padding)
+    with _Call("max_pool2d_backward", gy, argmax) as call:
+        gy, argmax = call.contiguous(gy), call.contiguous(argmax)
+        gx = call.empty(x_shape)
+        if gx.size == 0:
+            return gx
+        args = _pool_args(x_shape, kernel_size, stride, padding, gy.shape[2:])
+        bad = call.xp.zeros((1,), dtype=np.int32)
+        _launch_1d(call, "pool", "mg_max_pool_check_argmax<{T}>", gy.size, (argmax, bad, *args),
+                   fills=())
+        if int(bad.item()):
+            raise ValueError(f"max_pool2d_backward: argmax {tuple(argmax.shape)} has entries "
+                             f"outside their pooling windows of the {tuple(x_shape)} input; it "
+                             "must come from max_pool2d_forward with the same kernel_size, "
+                             "stride and padding")
+        _launch_1d(call, "pool", "mg_max_pool_backward<{T}>", gx.size, (gy, argmax, gx, *args),
+                   fills=(2,))
+        return gx
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding):
+    """Average pooling; see reference.avg_pool2d_forward."""
+    OH, OW = reference.check_pool_forward_args("avg_pool2d_forward", x, kernel_size, stride,
+                                               padding)
+    with _Call("avg_pool2d_forward", x) as call:
+        x = call.contiguous(x)
+        y = call.empty(x.shape[:2] + (OH, OW))
+        if y.size:
+            _launch_1d(call, "pool", "mg_avg_pool_forward<{T}>", y.size,
+                       (x, y, *_pool_args(x.shape, kernel_size, stride, padding, (OH, OW))),
+                       fills=(1,))
+        return y
+
+
+def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
+    """Gradient of avg_pool2d_forward; see reference.avg_pool2d_backward."""
+    reference.check_avg_pool_backward_args(gy, x_shape, kernel_size, stride, padding)
+    with _Call("avg_pool2d_backward", gy) as call:
+        gy = call.contiguous(gy)
+        gx = call.empty(x_shape)
+        if gx.size:
+            _launch_1d(call, "pool", "mg_avg_pool_backward<{T}>", gx.size,
+                       (gy, gx, *_pool_args(x_shape, kernel_size, stride, padding,
+                                            gy.shape[2:])), fills=(1,))
+        return gx
