@@ -8,12 +8,11 @@ memoryviews (read-only arrays are fine); the caller makes them contiguous. cpu.p
 arrays it allocated itself for the outputs.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 
-
-cdef extern from "threads.h":
-    int mg_threads_for(long long work) nogil
 from libc.string cimport memcpy, memset
+
+include "threads.pxi"
 
 
 cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t step) noexcept nogil:
@@ -84,8 +83,9 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
     cdef Py_ssize_t plane, n, c
     cdef int threads = mg_threads_for(N * C * KH * KW * OH * OW)
-    with nogil:
-        for plane in prange(N * C, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for plane in prange(N * C, schedule="static"):
             c = plane // N  # channel-major: consecutive planes touch consecutive pieces of
             n = plane % N   # each cols row (cols[:, n, :] are adjacent), a sequential stream
             _im2col_plane(&x[n, c, 0, 0], &cols[n, c * KH * KW, 0], row_stride, H, W, OH, OW,
@@ -154,8 +154,9 @@ def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
     cdef Py_ssize_t plane, n, c
     cdef int threads = mg_threads_for(N * C * KH * KW * OH * OW)
-    with nogil:
-        for plane in prange(N * C, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for plane in prange(N * C, schedule="static"):
             c = plane // N  # channel-major: consecutive planes touch consecutive pieces of
             n = plane % N   # each cols row (cols[:, n, :] are adjacent), a sequential stream
             _col2im_plane(&cols[n, c * KH * KW, 0], row_stride, &gx[n, c, 0, 0], H, W, OH, OW,
@@ -202,8 +203,9 @@ def swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floatin
     cdef Py_ssize_t a, b, l
     cdef floating shift
     cdef int threads = mg_threads_for(A * B * L)
-    with nogil:
-        for b in prange(B, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for b in prange(B, schedule="static"):
             for a in range(A):
                 if has_bias:
                     shift = bias[a]
@@ -227,8 +229,9 @@ def transpose12(const floating[:, :, ::1] src, floating[:, :, ::1] dst,
     cdef bint has_bias = bias is not None
     cdef Py_ssize_t n
     cdef int threads = mg_threads_for(N * A * B)
-    with nogil:
-        for n in prange(N, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for n in prange(N, schedule="static"):
             _transpose_plane(&src[n, 0, 0], &dst[n, 0, 0], B, A,
                              &bias[0] if has_bias else NULL)
 

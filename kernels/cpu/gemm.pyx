@@ -17,6 +17,8 @@ from libc.stddef cimport ptrdiff_t
 
 cnp.import_array()
 
+include "threads.pxi"
+
 cdef extern from "gemm_micro.h" nogil:
     int mg_gemm_batched_s(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                           const float *A, const int64_t *aoff, ptrdiff_t rsa, ptrdiff_t csa,
@@ -29,9 +31,6 @@ cdef extern from "gemm_micro.h" nogil:
     int mg_gemm_set_isa(int isa)
     int mg_gemm_get_isa()
     int mg_gemm_max_isa()
-    void mg_gemm_set_num_threads(int n)
-    int mg_gemm_num_threads()
-    int mg_gemm_have_openmp()
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
 
@@ -166,18 +165,3 @@ def set_isa(name=None):
         raise ValueError(f"set_isa: unknown ISA {name!r}; choose from {ISA_NAMES}")
     if mg_gemm_set_isa(ISA_NAMES.index(name)) != 0:
         raise ValueError(f"set_isa: this CPU does not support {name!r}")
-
-
-def set_num_threads(int n):
-    """Threads for GEMM (0: follow OpenMP's default / OMP_NUM_THREADS)."""
-    mg_gemm_set_num_threads(n)
-
-
-def get_num_threads():
-    """Threads a large GEMM will use (1 when built without OpenMP)."""
-    return mg_gemm_num_threads()
-
-
-def has_openmp():
-    """Whether the extension was built with OpenMP."""
-    return bool(mg_gemm_have_openmp())

@@ -27,9 +27,10 @@
  * Ragged edges: the packers zero-pad the last panel, the micro-kernel writes a full
  * tile into a stack scratch tile, and only the valid m x n part is copied to C.
  *
- * Threads: the output is split into nthreads disjoint strips (along M when M >= N,
- * else along N, in whole MR / NR units) and every thread runs the serial algorithm on
- * its strip with its own pack buffers.  Each thread packs the full shared operand
+ * Threads: the output is split into disjoint strips (along M when M >= N, else along N,
+ * in whole MR / NR units), one per thread of the team OpenMP granted -- which can be
+ * smaller than the nthreads asked for, see threads.h -- and every thread runs the serial
+ * algorithm on its strip with its own pack buffers.  Each thread packs the full shared operand
  * again, which costs K*N (or M*K) extra copies against M*N*K/nt FMAs -- negligible
  * for the problems that are big enough to be threaded, and it needs no barriers.
  * Small problems (fewer than MG_PAR_MIN_WORK multiply-adds) run on one thread: on a
@@ -45,9 +46,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.h"
 
 #ifndef MG_PAR_MIN_WORK
 #define MG_PAR_MIN_WORK (1 << 21) /* multiply-adds; below this one thread is faster */
@@ -60,29 +59,6 @@
 #else
 #define MG_TLS _Thread_local
 #endif
-
-static int mg_gemm_threads_setting = 0; /* 0: follow omp_get_max_threads() */
-
-static int mg_gemm_num_threads(void)
-{
-#ifdef _OPENMP
-    int n = mg_gemm_threads_setting > 0 ? mg_gemm_threads_setting : omp_get_max_threads();
-    return n < 1 ? 1 : n;
-#else
-    return 1;
-#endif
-}
-
-static void mg_gemm_set_num_threads(int n) { mg_gemm_threads_setting = n < 0 ? 0 : n; }
-
-static int mg_gemm_have_openmp(void)
-{
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
 
 /* Per-thread, grow-only, 64-byte aligned scratch: which = 0 A panels, 1 B panels,
  * 2 a split-K partial product. */

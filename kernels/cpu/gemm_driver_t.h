@@ -207,8 +207,9 @@ static int MG_FN(mg_gemm_serial)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t 
  * Operand swap: C = A B is computed as C^T = B^T A^T (same arrays, strides exchanged,
  * C written transposed through the scratch tile) when that wastes much less of the
  * MR x NR register tile, e.g. N = 10 or 9 against NR = 32.
- * Threads: C is cut into nt strips along M or N (whole MR/NR units), or K is split and
- * the partial products summed, whichever gives the fewest tile-k steps per thread. */
+ * Threads: C is cut into strips along M or N (whole MR/NR units), or K is split and
+ * the partial products summed, whichever gives the fewest tile-k steps per thread for nt
+ * threads; the strips themselves are cut by the team actually granted. */
 static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
                               const MG_T *A, ptrdiff_t rsa, ptrdiff_t csa, const MG_T *B,
                               ptrdiff_t rsb, ptrdiff_t csb, MG_T *C, ptrdiff_t rsc,
@@ -216,7 +217,7 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
 {
     const ptrdiff_t mr = cfg->mr, nr = cfg->nr;
     int err = 0, how;
-    ptrdiff_t tm, tn, chunk;
+    ptrdiff_t tm, tn;
     double cost_m, cost_n, cost_k, kstep;
     MG_T *part[64];
     if (may_swap) {
@@ -226,8 +227,10 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
             return MG_FN(mg_gemm_one)(cfg, N, M, K, B, csb, rsb, A, csa, rsa, C, csc, rsc, nt, 0);
     }
     if (nt > 64) nt = 64;
-    if (nt <= 1 || (double)M * (double)N * (double)K < (double)MG_PAR_MIN_WORK)
+    if (nt <= 1 || (double)M * (double)N * (double)K < (double)MG_PAR_MIN_WORK) {
+        mg_note_team();
         return MG_FN(mg_gemm_serial)(cfg, M, N, K, A, rsa, csa, B, rsb, csb, C, rsc, csc);
+    }
     tm = (M + mr - 1) / mr;
     tn = (N + nr - 1) / nr;
     /* cost on the busiest thread, in cycles, roughly: a micro-tile k step is MR*NR FMAs
@@ -245,55 +248,49 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
                                  + ((double)M * K + (double)K * N) / nt
                            : 1e300;
     how = cost_m <= cost_n && cost_m <= cost_k ? 0 : (cost_n <= cost_k ? 1 : 2);
-    if (how == 0) {
-        if (nt > tm) nt = (int)tm;
-        chunk = (tm + nt - 1) / nt * mr;
-    } else if (how == 1) {
-        if (nt > tn) nt = (int)tn;
-        chunk = (tn + nt - 1) / nt * nr;
-    } else {
-        chunk = mg_round_up((K + nt - 1) / nt, 8);
-    }
-    if (nt <= 1)
+    if (how == 0 && nt > tm) nt = (int)tm;
+    if (how == 1 && nt > tn) nt = (int)tn;
+    if (nt <= 1) {
+        mg_note_team();
         return MG_FN(mg_gemm_serial)(cfg, M, N, K, A, rsa, csa, B, rsb, csb, C, rsc, csc);
+    }
+    /* The split is made inside the region, by the team OpenMP actually granted, which may be
+     * smaller than nt (see threads.h): a split by nt would leave chunks nobody computes. */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
 #endif
     {
-#ifdef _OPENMP
-        const int t = omp_get_thread_num();
-#else
-        const int t = 0;
-#endif
-        const ptrdiff_t lo = t * chunk;
+        const int t = mg_thread_num(), team = mg_team_size();
+        long long lo, hi;
         int e = 0;
-        if (how == 0) {
-            const ptrdiff_t hi = mg_min(M, lo + chunk);
+        mg_note_team();
+        if (how == 0) { /* rows, in whole MR tiles */
+            mg_share(tm, team, t, &lo, &hi);
+            lo *= mr;
+            hi = mg_min(M, hi * mr);
             if (lo < hi)
                 e = MG_FN(mg_gemm_serial)(cfg, hi - lo, N, K, A + lo * rsa, rsa, csa, B, rsb,
                                           csb, C + lo * rsc, rsc, csc);
-        } else if (how == 1) {
-            const ptrdiff_t hi = mg_min(N, lo + chunk);
+        } else if (how == 1) { /* columns, in whole NR tiles */
+            mg_share(tn, team, t, &lo, &hi);
+            lo *= nr;
+            hi = mg_min(N, hi * nr);
             if (lo < hi)
                 e = MG_FN(mg_gemm_serial)(cfg, M, hi - lo, K, A, rsa, csa, B + lo * csb, rsb,
                                           csb, C + lo * csc, rsc, csc);
-        } else {
-            /* thread 0 writes C, the others a private M x N partial (K range may be empty:
-             * then the partial is zeroed by the K <= 0 path) */
-            const ptrdiff_t hi = mg_min(K, lo + chunk);
-            const ptrdiff_t kk = hi > lo ? hi - lo : 0;
-            const ptrdiff_t k0 = hi > lo ? lo : 0;
-            if (t == 0) {
-                part[0] = C;
-                e = MG_FN(mg_gemm_serial)(cfg, M, N, kk, A + k0 * csa, rsa, csa, B + k0 * rsb,
-                                          rsb, csb, C, rsc, csc);
-            } else {
-                part[t] = (MG_T *)mg_pack_buffer(2, (size_t)(M * N) * sizeof(MG_T));
-                if (!part[t]) e = -1;
-                else
-                    e = MG_FN(mg_gemm_serial)(cfg, M, N, kk, A + k0 * csa, rsa, csa,
-                                              B + k0 * rsb, rsb, csb, part[t], N, 1);
-            }
+        } else { /* K, in groups of 8: thread 0 writes C, the others a private M x N partial
+                  * (an empty K range gives a zero partial via the K <= 0 path) */
+            mg_share((K + 7) / 8, team, t, &lo, &hi);
+            lo = mg_min(K, lo * 8);
+            hi = mg_min(K, hi * 8);
+            part[t] = t == 0 ? C : (MG_T *)mg_pack_buffer(2, (size_t)(M * N) * sizeof(MG_T));
+            if (!part[t]) e = -1;
+            else if (t == 0)
+                e = MG_FN(mg_gemm_serial)(cfg, M, N, hi - lo, A + lo * csa, rsa, csa,
+                                          B + lo * rsb, rsb, csb, C, rsc, csc);
+            else
+                e = MG_FN(mg_gemm_serial)(cfg, M, N, hi - lo, A + lo * csa, rsa, csa,
+                                          B + lo * rsb, rsb, csb, part[t], N, 1);
         }
         if (e) {
 #ifdef _OPENMP
@@ -301,13 +298,21 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
 #endif
             err = e;
         }
-    }
-    if (how == 2 && !err) {
-        ptrdiff_t i, j;
-        int t;
-        for (t = 1; t < nt; t++)
-            for (i = 0; i < M; i++)
-                for (j = 0; j < N; j++) C[i * rsc + j * csc] += part[t][i * N + j];
+        if (how == 2) {
+            /* sum the partials into C while every team thread (and so its thread-local
+             * partial) is still alive; each thread adds a band of rows */
+            int failed, s;
+            ptrdiff_t i, j;
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp atomic read
+#endif
+            failed = err;
+            mg_share(M, team, t, &lo, &hi);
+            for (s = 1; s < team && !failed; s++)
+                for (i = lo; i < hi; i++)
+                    for (j = 0; j < N; j++) C[i * rsc + j * csc] += part[s][i * N + j];
+        }
     }
     return err;
 }
@@ -320,7 +325,7 @@ static int MG_FN(mg_gemm_batched)(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptr
                                   ptrdiff_t rsb, ptrdiff_t csb, MG_T *C)
 {
     const mg_gemm_cfg *fcfg, *dcfg, *cfg;
-    const int nt = mg_gemm_num_threads();
+    const int nt = mg_num_threads();
     const double work = (double)M * (double)N * (double)K;
     ptrdiff_t b;
     int err = 0;

@@ -1,5 +1,5 @@
 """Smoke-test kernel: proves that the Cython build, nogil code and OpenMP linkage work."""
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport parallel, prange, threadid
 
 
 def parallel_sum(const double[::1] x):
@@ -18,3 +18,41 @@ def openmp_threads():
     for i in prange(256, nogil=True, schedule="static", chunksize=1):
         most = max(most, threadid())
     return most + 1
+
+
+include "threads.pxi"
+
+
+def thread_num():
+    """This thread's number in its OpenMP team (0 outside a parallel region)."""
+    return mg_thread_num()
+
+
+cdef int _run_in_region(object fn, int num_threads) except -1:
+    cdef int team[1]
+    team[0] = 1
+    with nogil, parallel(num_threads=num_threads):
+        if mg_thread_num() == 0:
+            team[0] = mg_team_size()
+        with gil:
+            fn()
+    return team[0]
+
+
+def call_in_parallel_region(fn, int num_threads):
+    """Call fn() once on every thread of an OpenMP parallel region of num_threads threads and
+    return the team size. A test helper: kernels that fn calls then run nested in an outer
+    region, where OpenMP grants their own regions one thread. The first exception any call
+    raised is re-raised here."""
+    errors = []
+
+    def guarded():
+        try:
+            fn()
+        except BaseException as e:  # noqa: B902 (re-raised below, on the calling thread)
+            errors.append(e)
+
+    team = _run_in_region(guarded, num_threads)
+    if errors:
+        raise errors[0]
+    return team

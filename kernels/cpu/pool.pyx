@@ -8,13 +8,12 @@ parameters with the GIL held; minigrad/backend/cpu.py has already made the input
 C-contiguous and allocated the outputs (which may be np.empty: every element is written).
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 
-
-cdef extern from "threads.h":
-    int mg_threads_for(long long work) nogil
 from libc.stdint cimport int64_t
 from libc.string cimport memset
+
+include "threads.pxi"
 
 
 cdef tuple _shape4(Py_ssize_t* shape):
@@ -55,8 +54,9 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t plane, n, c
     cdef int threads = mg_threads_for(N * C * H * W)
-    with nogil:
-        for plane in prange(N * C, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
             _max_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], H, W, OH, OW, KH, KW,
@@ -136,8 +136,9 @@ def max_pool2d_backward(const floating[:, :, :, ::1] gy, const int64_t[:, :, :, 
     cdef int bad = 0
     cdef floating* dst
     cdef int threads = mg_threads_for(N * C * H * W)
-    with nogil:
-        for plane in prange(N * C, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
             dst = &gx[n, c, 0, 0]
@@ -164,8 +165,9 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t plane, n, c
     cdef int threads = mg_threads_for(N * C * H * W)
-    with nogil:
-        for plane in prange(N * C, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
             _avg_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], H, W, OH, OW, KH, KW, sh, sw, ph, pw)
@@ -209,8 +211,9 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] 
     cdef floating share
     cdef floating scale = 1.0 / (KH * KW)
     cdef int threads = mg_threads_for(N * C * H * W)
-    with nogil:
-        for plane in prange(N * C, schedule="static", num_threads=threads):
+    with nogil, parallel(num_threads=threads):
+        mg_note_team()  # prange splits by the team granted; this records it
+        for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
             memset(&gx[n, c, 0, 0], 0, H * W * sizeof(floating))

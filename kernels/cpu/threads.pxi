@@ -1,0 +1,33 @@
+# Thread control for one compiled kernel module (included by each .pyx; see threads.h).
+# minigrad/threads.py (mg.set_num_threads / mg.get_num_threads) drives these in every module.
+
+cdef extern from "threads.h" nogil:
+    int mg_threads_for(long long work)
+    int mg_num_threads()
+    void mg_set_num_threads(int n)
+    int mg_have_openmp()
+    int mg_thread_num()
+    int mg_team_size()
+    void mg_note_team()
+    int mg_last_team_size
+
+
+def set_num_threads(int n):
+    """Threads a large parallel loop of this module asks for (0: OpenMP's default)."""
+    mg_set_num_threads(n)
+
+
+def get_num_threads():
+    """Threads a large parallel loop of this module asks for (1 when built without OpenMP)."""
+    return mg_num_threads()
+
+
+def has_openmp():
+    """Whether this module was built with OpenMP."""
+    return bool(mg_have_openmp())
+
+
+def last_team_size():
+    """Threads the last parallel region of this module really ran with (1: it ran serially).
+    A diagnostic for tests: OpenMP may grant fewer threads than were asked for."""
+    return mg_last_team_size
