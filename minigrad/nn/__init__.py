@@ -9,7 +9,10 @@ from .layers import (  # noqa: F401
     AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout, Dropout2d, Embedding, Flatten, Identity, Linear,
     MaxPool2d, Unflatten,
 )
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss  # noqa: F401
+from .loss import (  # noqa: F401
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module  # noqa: F401
 from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from .parameter import Parameter  # noqa: F401

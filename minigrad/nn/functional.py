@@ -17,7 +17,7 @@ from ..ops.linalg import MatMul
 from ..ops.shape import pad  # noqa: F401
 from ..random import generator
 from ..tensor import Tensor
-from . import fused
+from . import fused, regression_loss
 from .adaptive_pool import adaptive_avg_pool2d  # noqa: F401  (re-exports)
 from .embedding import embedding, one_hot  # noqa: F401
 from .layer_norm import layer_norm  # noqa: F401
@@ -29,7 +29,7 @@ __all__ = [
     "softmax", "log_softmax", "dropout", "batch_norm", "cross_entropy", "nll_loss", "mse_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "pad", "flatten",
     "gelu", "silu", "elu", "softplus", "logsigmoid", "layer_norm", "embedding", "one_hot",
-    "dropout2d", "adaptive_avg_pool2d",
+    "dropout2d", "adaptive_avg_pool2d", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -208,9 +208,22 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 # ---------------------------------------------------------------------------- losses
 
 
-def _check_reduction(reduction, op):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+def _check_reduction(reduction, op, allowed=_REDUCTIONS):
+    if reduction not in allowed:
+        names = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"{op}: reduction must be one of {names}, got {reduction!r}")
+
+
+def legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's deprecated size_average/reduce flags, when given, override `reduction`."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    result = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{result}' instead.", stacklevel=3)
+    return result
 
 
 def _reduce(losses, reduction):
@@ -235,7 +248,12 @@ def _same_shape(x, y, op):
 
 
 def _class_targets(x, target, op, weight, ignore_index):
-    """Validate integer class targets for (N, C) scores; returns (target array, per-row weights)."""
+    """Validate integer class targets for (N, C) scores.
+
+    Returns (target array with ignored entries set to 0, per-row weights or None, the bool
+    mask of ignored rows or None). Row weights are the class weights of the targets, 0 on
+    ignored rows.
+    """
     if isinstance(target, Tensor):
         t = target._data
     else:
@@ -263,13 +281,18 @@ def _class_targets(x, target, op, weight, ignore_index):
         t = xp.where(ignored, 0, t)
     weights = None
     if weight is not None:
-        w = weight._data if isinstance(weight, Tensor) else xp.asarray(weight)
-        if w.shape != (num_classes,):
-            raise ValueError(f"{op}: weight should have shape ({num_classes},), got {w.shape}")
+        w = _class_weight_array(weight, num_classes, op, xp)
         weights = w[t].astype(x.dtype)
     if any_ignored:
         weights = (xp.ones(n, x.dtype) if weights is None else weights) * (~ignored)
-    return t.astype(np.int64, copy=False), weights
+    return t.astype(np.int64, copy=False), weights, ignored if any_ignored else None
+
+
+def _class_weight_array(weight, num_classes, op, xp):
+    w = weight._data if isinstance(weight, Tensor) else xp.asarray(weight)
+    if w.shape != (num_classes,):
+        raise ValueError(f"{op}: weight should have shape ({num_classes},), got {w.shape}")
+    return w
 
 
 def _move_classes_last(x, target, op):
@@ -289,74 +312,211 @@ def _move_classes_last(x, target, op):
     return x.permute(*perm).reshape(-1, x.shape[1]), tgt.reshape(-1), out_shape
 
 
-def cross_entropy(x, target, weight=None, ignore_index=-100, reduction="mean"):
-    """Softmax cross-entropy of logits against integer class targets (numerically stable).
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+                  reduce=None, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of logits against class targets (as torch's, numerically stable).
 
     Args:
-        x: logits (N, C) (also (C,) or (N, C, d1, ...)).
+        input: logits (N, C) (also (C,) or (N, C, d1, ...)).
         target: int64 class indices (N,) in [0, C) (or ignore_index); or class
-            probabilities with x's shape.
-        weight: optional (C,) class weights; reduction: "mean" | "sum" | "none".
+            probabilities with input's shape.
+        weight: optional (C,) class weights.
+        ignore_index: targets equal to it add nothing (and don't count in the mean).
+        reduction: "mean" | "sum" | "none" (size_average/reduce: PyTorch's deprecated flags).
+        label_smoothing: eps in [0, 1]: the target becomes (1 - eps) onehot + eps / C, with
+            PyTorch's normalisation for weights and ignored targets.
     Returns:
-        a scalar (mean/sum) or the (N,) losses.
+        a scalar (mean/sum) or the per-sample losses.
     """
+    x = input
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_tensor(x, "input", "cross_entropy")
     _check_reduction(reduction, "cross_entropy")
     if x.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input must be floating point, got {x.dtype}")
+    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, "
+                         f"got {label_smoothing!r}")
     if isinstance(target, Tensor) and target.dtype.kind == "f":
-        if target.shape != x.shape:
-            raise TypeError(
-                f"cross_entropy: target must hold integer class indices, or class "
-                f"probabilities of the input's shape {x.shape}; got {target.dtype} of shape "
-                f"{target.shape}"
-            )
-        dim = 0 if x.ndim == 1 else 1
-        logp = log_softmax(x, dim)
-        if weight is not None:
-            shape = (-1,) + (1,) * (x.ndim - 2) if x.ndim > 1 else (-1,)
-            w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight), dtype=x.dtype)
-            logp = logp * w.reshape(shape)
-        losses = -(logp * target).sum(dim)
-        if reduction == "mean":
-            return losses.sum() / (x.numel() // x.shape[dim])
-        return _reduce(losses, reduction)
+        return _cross_entropy_probabilities(x, target, weight, reduction, label_smoothing)
     x2, tgt, out_shape = _move_classes_last(x, target, "cross_entropy")
-    t, weights = _class_targets(x2, tgt, "cross_entropy", weight, ignore_index)
-    loss = fused.CrossEntropy.apply(x2, target=t, weights=weights, reduction=reduction)
+    t, weights, ignored = _class_targets(x2, tgt, "cross_entropy", weight, ignore_index)
+    if label_smoothing > 0:
+        loss = _smoothed_cross_entropy(x2, t, weights, ignored, weight, reduction,
+                                       float(label_smoothing))
+    else:
+        loss = fused.CrossEntropy.apply(x2, target=t, weights=weights, reduction=reduction,
+                                        ignored=ignored)
     if reduction == "none" and out_shape is not None:
         loss = loss.reshape(out_shape)
     return loss
 
 
-def nll_loss(x, target, weight=None, ignore_index=-100, reduction="mean"):
-    """Negative log-likelihood: -x[i, target[i]] (x holds log-probabilities, (N, C))."""
+def _cross_entropy_probabilities(x, target, weight, reduction, label_smoothing):
+    """-sum_c w_c p_c log softmax(x)_c per sample; "mean" divides by the number of samples."""
+    if target.shape != x.shape:
+        raise TypeError(
+            f"cross_entropy: target must hold integer class indices, or class "
+            f"probabilities of the input's shape {x.shape}; got {target.dtype} of shape "
+            f"{target.shape}"
+        )
+    dim = 0 if x.ndim == 1 else 1
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / x.shape[dim]
+    logp = log_softmax(x, dim)
+    if weight is not None:
+        shape = (-1,) + (1,) * (x.ndim - 2) if x.ndim > 1 else (-1,)
+        w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight), dtype=x.dtype)
+        logp = logp * w.reshape(shape)
+    losses = -(logp * target).sum(dim)
+    if reduction == "mean":
+        return losses.sum() / (x.numel() // x.shape[dim])
+    return _reduce(losses, reduction)
+
+
+def _smoothed_cross_entropy(x, t, weights, ignored, weight, reduction, eps):
+    """PyTorch's label smoothing for class targets on (M, C) logits:
+    (1 - eps) * nll + eps / C * smooth, smooth_i = -sum_c w_c log p_ic (0 on ignored rows);
+    with "mean" both parts are divided by the summed weights of the counted targets."""
+    n, num_classes = x.shape
+    xp = x.device.xp
+    logp = log_softmax(x, 1)
+    picked = logp[xp.arange(n), t]
+    if weight is not None:
+        w = _class_weight_array(weight, num_classes, "cross_entropy", xp).astype(x.dtype)
+        smooth = -(logp * Tensor._make(w, x.device)).sum(1)
+    else:
+        smooth = -logp.sum(1)
+    keep = None if ignored is None else (~ignored).astype(x.dtype)
+    denom = (n if keep is None else float(keep.sum())) if weights is None else float(weights.sum())
+    # Per-row coefficients (constants): the nll part is weighted by the target's class weight,
+    # the smooth part counts every kept row; "mean" divides both by denom.
+    nll_coef = fused.row_scale(xp, n, x.dtype, weights, reduction, denom, ignored)
+    smooth_coef = fused.row_scale(xp, n, x.dtype, keep, reduction, denom, ignored)
+    losses = (-picked * Tensor._make(nll_coef.reshape(n), x.device) * (1 - eps)
+              + smooth * Tensor._make(smooth_coef.reshape(n), x.device) * (eps / num_classes))
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "mean" and denom == 0:
+        total = total + float("nan")  # 0/0 as PyTorch; the gradient stays 0 on ignored rows
+    return total
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
+             reduce=None, reduction="mean"):
+    """Negative log-likelihood: -input[i, target[i]] (input holds log-probabilities, (N, C))."""
+    x = input
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_tensor(x, "input", "nll_loss")
     _check_reduction(reduction, "nll_loss")
     x2, tgt, out_shape = _move_classes_last(x, target, "nll_loss")
-    t, weights = _class_targets(x2, tgt, "nll_loss", weight, ignore_index)
+    t, weights, ignored = _class_targets(x2, tgt, "nll_loss", weight, ignore_index)
     xp = x2.device.xp
-    picked = x2[xp.arange(x2.shape[0]), t]
+    n = x2.shape[0]
+    picked = x2[xp.arange(n), t]
     if weights is None:
         losses = -picked
         if reduction == "none" and out_shape is not None:
             losses = losses.reshape(out_shape)
         return _reduce(losses, reduction)
-    w = Tensor._make(weights, x2.device)
-    losses = -picked * w
     if reduction == "mean":
-        return losses.sum() / Tensor._make(xp.asarray(weights.sum(), dtype=x2.dtype), x2.device)
+        denom = float(weights.sum())
+        coef = fused.row_scale(xp, n, x2.dtype, weights, reduction, denom, ignored)
+        total = (-picked * Tensor._make(coef.reshape(n), x2.device)).sum()
+        return total + float("nan") if denom == 0 else total  # all ignored: nan, gradient 0
+    losses = -picked * Tensor._make(weights, x2.device)
     if reduction == "none" and out_shape is not None:
         losses = losses.reshape(out_shape)
     return _reduce(losses, reduction)
 
 
-def mse_loss(x, target, reduction="mean"):
-    """Mean squared error (x - target)**2; shapes must match."""
+def _pointwise_loss(losses, reduction, weight, op, mean_over_weight):
+    """Reduce elementwise losses, optionally weighted elementwise (weight: input's shape).
+
+    As PyTorch: with a weight, "mean" is sum(w l) / sum(w) for mse/l1 (mean_over_weight)
+    and mean(w l) for huber.
+    """
+    if weight is None:
+        return _reduce(losses, reduction)
+    if not isinstance(weight, Tensor):
+        weight = Tensor(np.asarray(weight), dtype=losses.dtype, device=losses.device)
+    if weight.shape != losses.shape:
+        raise ValueError(f"{op}: weight shape {weight.shape} and input shape {losses.shape} "
+                         "differ (Weights and input must have the same size)")
+    weighted = losses * weight
+    if reduction == "mean" and mean_over_weight:
+        return weighted.sum() / weight.sum()
+    return _reduce(weighted, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+             weight=None):
+    """Mean squared error (input - target)**2; shapes must match."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "mse_loss")
-    target = _same_shape(x, target, "mse_loss")
-    diff = x - target
-    return _reduce(diff * diff, reduction)
+    target = _same_shape(input, target, "mse_loss")
+    diff = input - target
+    return _pointwise_loss(diff * diff, reduction, weight, "mse_loss", mean_over_weight=True)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+            weight=None):
+    """Mean absolute error |input - target| (gradient sign(input - target), 0 at 0)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "l1_loss")
+    target = _same_shape(input, target, "l1_loss")
+    return _pointwise_loss((input - target).abs(), reduction, weight, "l1_loss",
+                           mean_over_weight=True)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+                   beta=1.0):
+    """0.5 d**2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target); beta=0 is l1."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "smooth_l1_loss")
+    target = _same_shape(input, target, "smooth_l1_loss")
+    if not isinstance(beta, numbers.Real) or beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be a non-negative number, got {beta!r}")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    d = input - target
+    return _reduce(regression_loss.SmoothL1.apply(d, beta=float(beta), scale=1.0), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):  # noqa: A002
+    """0.5 d**2 where |d| < delta, else delta (|d| - delta / 2) (d = input - target)."""
+    _check_reduction(reduction, "huber_loss")
+    target = _same_shape(input, target, "huber_loss")
+    if not isinstance(delta, numbers.Real) or delta <= 0:
+        raise ValueError(f"huber_loss: delta must be a positive number, got {delta!r}")
+    d = input - target
+    losses = regression_loss.SmoothL1.apply(d, beta=float(delta), scale=float(delta))
+    return _pointwise_loss(losses, reduction, weight, "huber_loss", mean_over_weight=False)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
+           log_target=False):
+    """Kullback-Leibler divergence sum(target * (log(target) - input)), input holding
+    log-probabilities (target too with log_target=True).
+
+    reduction "batchmean" divides the sum by the batch size (the true KL divergence per
+    sample); "mean" divides by the number of elements (with PyTorch's warning).
+    """
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    _check_reduction(reduction, "kl_div", _REDUCTIONS + ("batchmean",))
+    target = _same_shape(input, target, "kl_div")
+    losses = regression_loss.KLDiv.apply(input, target, log_target=bool(log_target))
+    if reduction == "batchmean":
+        total = losses.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(losses, reduction)
 
 
 def _weighted(losses, weight):
@@ -367,8 +527,11 @@ def _weighted(losses, weight):
     return losses * weight
 
 
-def binary_cross_entropy(x, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
+                         reduction="mean"):
     """-(y log x + (1-y) log(1-x)) for probabilities x in [0, 1]; logs clamped at -100."""
+    x = input
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy")
     target = _same_shape(x, target, "binary_cross_entropy")
     data = x._data
@@ -377,9 +540,30 @@ def binary_cross_entropy(x, target, weight=None, reduction="mean"):
     return _reduce(_weighted(fused.BinaryCrossEntropy.apply(x, target), weight), reduction)
 
 
-def binary_cross_entropy_with_logits(x, target, weight=None, reduction="mean"):
-    """binary_cross_entropy(sigmoid(x), target) computed stably from the logits x."""
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
+                                     reduce=None, reduction="mean", pos_weight=None):
+    """binary_cross_entropy(sigmoid(x), target) computed stably from the logits x.
+
+    pos_weight (broadcast against the input, typically (C,)) weighs the positive term:
+    l = (1 - y) x - (1 + (pos_weight - 1) y) log(sigmoid(x)), as PyTorch.
+    """
+    x = input
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target = _same_shape(x, target, "binary_cross_entropy_with_logits")
-    return _reduce(_weighted(fused.BinaryCrossEntropyWithLogits.apply(x, target), weight),
-                   reduction)
+    if pos_weight is not None:
+        if not isinstance(pos_weight, Tensor):
+            pos_weight = Tensor(np.asarray(pos_weight), dtype=x.dtype, device=x.device)
+        try:
+            shape = np.broadcast_shapes(pos_weight.shape, x.shape)
+        except ValueError:
+            shape = None
+        if shape != x.shape:
+            raise ValueError(f"binary_cross_entropy_with_logits: pos_weight shape "
+                             f"{pos_weight.shape} does not broadcast to the input shape {x.shape}")
+        if pos_weight.requires_grad:
+            raise RuntimeError("binary_cross_entropy_with_logits: pos_weight is not "
+                               "differentiable and cannot require grad (as in PyTorch)")
+        pos_weight = pos_weight._data.astype(x.dtype, copy=False)
+    losses = fused.BinaryCrossEntropyWithLogits.apply(x, target, pos_weight=pos_weight)
+    return _reduce(_weighted(losses, weight), reduction)

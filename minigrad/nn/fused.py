@@ -9,13 +9,19 @@ import numpy as np
 
 from ..autograd import Op
 from ..tensor import Tensor
+from .smooth_activations import logsigmoid
 
 
-def _row_scale(xp, n, dtype, weights, reduction, denom):
-    """Per-row factor c_i such that loss-grad rows are (p - onehot) * c_i * gy."""
+def row_scale(xp, n, dtype, weights, reduction, denom, ignored=None):
+    """Per-row factor c_i such that loss-grad rows are (p - onehot) * c_i * gy: the row's
+    weight, over denom for "mean". Ignored rows get exactly 0, even when denom is 0 (every
+    target ignored: the loss is nan but the gradient 0, as PyTorch's)."""
     c = xp.ones((n, 1), dtype) if weights is None else weights.reshape(n, 1).astype(dtype)
     if reduction == "mean":
-        c = c / dtype.type(denom)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = c / dtype.type(denom)
+    if ignored is not None:
+        c[ignored.reshape(n)] = 0
     return c
 
 
@@ -23,7 +29,7 @@ class CrossEntropy(Op):
     """l_i = w_i * (logsumexp(x_i) - x_i[t_i]);  dl_i/dx_i = w_i * (softmax(x_i) - onehot(t_i))."""
 
     @staticmethod
-    def forward(ctx, x, *, target, weights, reduction):
+    def forward(ctx, x, *, target, weights, reduction, ignored=None):
         xp = ctx.xp
         n = x.shape[0]
         z = x - x.max(axis=1, keepdims=True)
@@ -35,13 +41,14 @@ class CrossEntropy(Op):
             losses = losses * weights.astype(x.dtype)
         denom = n if weights is None else float(weights.sum())
         ctx.target, ctx.reduction = target, reduction
-        ctx.scale = _row_scale(xp, n, x.dtype, weights, reduction, denom)
+        ctx.scale = row_scale(xp, n, x.dtype, weights, reduction, denom, ignored)
         ctx.probs = xp.exp(z - log_sum)  # softmax, reused by the first-order backward
         ctx.save_inputs(0)
         if reduction == "none":
             return losses
         total = losses.sum()
-        return xp.asarray(total / denom if reduction == "mean" else total, dtype=x.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):  # all ignored: 0/0 = nan, silently
+            return xp.asarray(total / denom if reduction == "mean" else total, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, gy):
@@ -108,17 +115,34 @@ class BinaryCrossEntropy(Op):
 
 
 class BinaryCrossEntropyWithLogits(Op):
-    """l = max(x, 0) - x y + log(1 + exp(-|x|)) (stable);  dl/dx = sigmoid(x) - y, dl/dy = -x."""
+    """l = (1 - y) x + L softplus(-x), L = 1 + (pw - 1) y (L = 1 without pos_weight), where
+    softplus(-x) = -log(sigmoid(x)) = max(-x, 0) + log(1 + exp(-|x|)) (stable);
+    dl/dx = (1 - y) - L sigmoid(-x),  dl/dy = -x + (pw - 1) softplus(-x).
+    pos_weight is a constant (no gradient, as in PyTorch)."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx, x, y, *, pos_weight=None):
         xp = ctx.xp
         ctx.save_inputs(0, 1)
-        return xp.maximum(x, 0) - x * y + xp.log1p(xp.exp(-xp.abs(x)))
+        ctx.pos_weight = pos_weight
+        log1p_exp = xp.log1p(xp.exp(-xp.abs(x)))
+        if pos_weight is None:
+            return xp.maximum(x, 0) - x * y + log1p_exp
+        log_weight = (pos_weight - 1) * y + 1
+        return ((1 - y) * x + log_weight * (xp.maximum(-x, 0) + log1p_exp)).astype(x.dtype)
 
     @staticmethod
     def backward(ctx, gy):
         x, y = ctx.saved_inputs
-        gx = gy * (x.sigmoid() - y) if ctx.needs_input_grad[0] else None
-        gt = -gy * x if ctx.needs_input_grad[1] else None
+        need_x, need_y = ctx.needs_input_grad
+        if ctx.pos_weight is None:
+            gx = gy * (x.sigmoid() - y) if need_x else None
+            gt = -gy * x if need_y else None
+            return gx, gt
+        pw_minus_1 = Tensor._make(ctx.pos_weight - 1, x.device)
+        gx = gt = None
+        if need_x:
+            gx = gy * ((1.0 - y) - (pw_minus_1 * y + 1.0) * (-x).sigmoid())
+        if need_y:
+            gt = gy * (pw_minus_1 * -logsigmoid(x) - x)
         return gx, gt

@@ -196,8 +196,188 @@ def _lookup_specs():
     ]
 
 
+# ---------------------------------------------------------------------------- losses
+
+PAIRS = _fixed([(3, 4), (3, 4)], [(5,), (5,)], [(2, 1, 3), (2, 1, 3)], [(1,), (1,)])
+
+
+def _differences_away_from(points, gap=0.05):
+    """(input, target) with input - target at least `gap` away from each kink in `points`."""
+
+    def sample(rng, case):
+        x = rng.uniform(-2, 2, case[0])
+        (d,) = _away_from(points, gap)(rng, (case[1],))
+        return x, x - d
+
+    return sample
+
+
+def _smooth_l1_ref(beta, scale):
+    def ref(x, t):
+        a = np.abs(x - t)
+        return np.asarray(np.mean(scale * np.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta)))
+
+    return ref
+
+
+def _kl_sample(log_target):
+    def sample(rng, case):
+        x = np.log(rng.uniform(0.1, 1.0, case[0]))
+        t = rng.uniform(0.1, 1.0, case[1])
+        return x, (np.log(t) if log_target else t)
+
+    return sample
+
+
+def _kl_ref(log_target):
+    def ref(x, t):
+        losses = np.exp(t) * (t - x) if log_target else t * (np.log(t) - x)
+        return np.asarray(losses.sum() / x.shape[0]) if x.ndim else np.asarray(losses.sum())
+
+    return ref
+
+
+def pos_weights(c):
+    """A fixed pos_weight (c,) for c classes (a constant: PyTorch gives it no gradient)."""
+    return np.linspace(0.3, 2.5, c)
+
+
+def _pos_weight_sample(rng, case):
+    shape = case[0]
+    return 2 * rng.standard_normal(shape), rng.uniform(0, 1, shape)
+
+
+def _pos_weight_fn(x, y):
+    import minigrad
+
+    pw = minigrad.tensor(pos_weights(x.shape[-1]), dtype=x.dtype)
+    return _F().binary_cross_entropy_with_logits(x, y, pos_weight=pw)
+
+
+def _pos_weight_torch(x, y):
+    import torch
+
+    pw = torch.as_tensor(pos_weights(x.shape[-1]))
+    return _torch_F().binary_cross_entropy_with_logits(x, y, pos_weight=pw)
+
+
+def _pos_weight_ref(x, y):
+    pw = pos_weights(x.shape[-1])
+    log_sig = -(np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x))))
+    return np.asarray(np.mean((1 - y) * x - (1 + (pw - 1) * y) * log_sig))
+
+
+def _loss_specs():
+    def l1(x, t):
+        return _F().l1_loss(x, t)
+
+    return [
+        OpSpec(name=F_ + "l1_loss", fn=l1, sample=_differences_away_from([0.0]),
+               shape_cases=PAIRS, reference=lambda x, t: np.asarray(np.abs(x - t).mean()),
+               torch_fn=lambda x, t: _torch_F().l1_loss(x, t), covers=(F_ + "l1_loss",),
+               avoid="input == target (kink)"),
+        OpSpec(name=F_ + "l1_loss[sum]", fn=lambda x, t: _F().l1_loss(x, t, reduction="sum"),
+               sample=_differences_away_from([0.0]), shape_cases=PAIRS,
+               reference=lambda x, t: np.asarray(np.abs(x - t).sum()),
+               torch_fn=lambda x, t: _torch_F().l1_loss(x, t, reduction="sum")),
+        OpSpec(name=F_ + "smooth_l1_loss[beta=0.5]",
+               fn=lambda x, t: _F().smooth_l1_loss(x, t, beta=0.5),
+               sample=_differences_away_from([-0.5, 0.5]), shape_cases=PAIRS,
+               reference=_smooth_l1_ref(0.5, 1.0),
+               torch_fn=lambda x, t: _torch_F().smooth_l1_loss(x, t, beta=0.5),
+               covers=(F_ + "smooth_l1_loss",), avoid="|input - target| == beta"),
+        OpSpec(name=F_ + "huber_loss[delta=0.7]",
+               fn=lambda x, t: _F().huber_loss(x, t, delta=0.7),
+               sample=_differences_away_from([-0.7, 0.7]), shape_cases=PAIRS,
+               reference=_smooth_l1_ref(0.7, 0.7),
+               torch_fn=lambda x, t: _torch_F().huber_loss(x, t, delta=0.7),
+               covers=(F_ + "huber_loss",), avoid="|input - target| == delta"),
+        OpSpec(name=F_ + "kl_div[batchmean]",
+               fn=lambda x, t: _F().kl_div(x, t, reduction="batchmean"),
+               sample=_kl_sample(False), shape_cases=PAIRS, reference=_kl_ref(False),
+               torch_fn=lambda x, t: _torch_F().kl_div(x, t, reduction="batchmean"),
+               covers=(F_ + "kl_div",), avoid="target > 0 (log)"),
+        OpSpec(name=F_ + "kl_div[batchmean,log_target]",
+               fn=lambda x, t: _F().kl_div(x, t, reduction="batchmean", log_target=True),
+               sample=_kl_sample(True), shape_cases=PAIRS, reference=_kl_ref(True),
+               torch_fn=lambda x, t: _torch_F().kl_div(x, t, reduction="batchmean",
+                                                       log_target=True)),
+        OpSpec(name=F_ + "binary_cross_entropy_with_logits[pos_weight]",
+               fn=_pos_weight_fn, sample=_pos_weight_sample,
+               shape_cases=_fixed([(3, 4)], [(5,)], [(2, 1, 3)]), reference=_pos_weight_ref,
+               torch_fn=_pos_weight_torch),
+    ] + _smoothed_ce_specs()
+
+
+# ---------------------------------------------------------------------------- cross_entropy options
+
+CE_WEIGHT = (0.5, 2.0, 1.0, 3.0, 0.7)
+
+
+def ce_targets(n, c, ignore):
+    """Fixed targets (n,) in [0, c), with every third one set to -100 when `ignore`."""
+    t = (np.arange(n) * 7 + 3) % c
+    if ignore:
+        t[::3] = -100
+    return t
+
+
+def _ce_option_spec(reduction, smoothing, weighted, ignore):
+    def kwargs(lib, c):
+        kw = dict(reduction=reduction, label_smoothing=smoothing)
+        if weighted:
+            kw["weight"] = lib.tensor(np.asarray(CE_WEIGHT[:c]))
+        return kw
+
+    def fn(x):
+        import minigrad
+
+        t = ce_targets(x.shape[0], x.shape[1], ignore)
+        return _F().cross_entropy(x, minigrad.tensor(t), **kwargs(minigrad, x.shape[1]))
+
+    def torch_fn(x):
+        import torch
+
+        t = torch.as_tensor(ce_targets(x.shape[0], x.shape[1], ignore))
+        return _torch_F().cross_entropy(x, t, **kwargs(torch, x.shape[1]))
+
+    def ref(x):
+        n, c = x.shape
+        t = ce_targets(n, c, ignore)
+        kept = t != -100
+        w = np.asarray(CE_WEIGHT[:c]) if weighted else np.ones(c)
+        z = x - x.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        safe_t = np.where(kept, t, 0)
+        row_w = w[safe_t] * kept
+        nll = -logp[np.arange(n), safe_t] * row_w
+        smooth = -(logp * w).sum(axis=1) * kept
+        losses = (1 - smoothing) * nll + smoothing / c * smooth
+        if reduction == "mean":
+            return np.asarray(losses.sum() / row_w.sum())
+        return np.asarray(losses.sum()) if reduction == "sum" else losses
+
+    tags = [reduction, f"label_smoothing={smoothing}"] + (["weight"] if weighted else []) \
+        + (["ignore_index"] if ignore else [])
+    return OpSpec(
+        name=F_ + f"cross_entropy[{','.join(tags)}]", fn=fn,
+        sample=lambda rng, case: (rng.standard_normal(case[0]),),
+        shape_cases=_fixed([(4, 3)], [(5, 5)], [(7, 2)], [(3, 4)]), reference=ref,
+        torch_fn=torch_fn,
+    )
+
+
+def _smoothed_ce_specs():
+    specs = []
+    for reduction in ("mean", "sum", "none"):
+        for weighted, ignore in ((False, False), (True, False), (False, True), (True, True)):
+            specs.append(_ce_option_spec(reduction, 0.2, weighted, ignore))
+    specs.append(_ce_option_spec("mean", 0.0, True, True))
+    return specs
+
+
 def build():
-    return _activation_specs() + _layer_norm_specs() + _lookup_specs()
+    return _activation_specs() + _layer_norm_specs() + _lookup_specs() + _loss_specs()
 
 
 LAYER_SPECS = build()
