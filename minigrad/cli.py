@@ -46,6 +46,8 @@ def build_parser():
     bench.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     bench.add_argument("--json", default=None, metavar="PATH", help="write every figure as JSON")
     bench.add_argument("--plot", default=None, metavar="PATH", help="write a PNG bar chart")
+    bench.add_argument("--device", default="cpu",
+                       help="cuda[:N]: our CUDA kernels vs cuBLAS/PyTorch CUDA (bench/gpu.py)")
     bench.set_defaults(func=_bench)
 
     check = sub.add_parser("gradcheck", help="finite-difference check of every registered op")

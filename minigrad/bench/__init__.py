@@ -64,7 +64,11 @@ def _reexec(args):
 
 
 def bench_main(args):
-    """`minigrad bench [--quick] [--json PATH] [--plot PATH]`; returns the exit code."""
+    """`minigrad bench [--quick] [--json PATH] [--plot PATH] [--device cuda]`; the exit code."""
+    if getattr(args, "device", "cpu") != "cpu":  # the GPU group: its own run and table
+        from .gpu import gpu_bench_main
+
+        return gpu_bench_main(args)
     if args.plot:
         try:
             import matplotlib  # noqa: F401
