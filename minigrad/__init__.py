@@ -21,7 +21,10 @@ from .factories import (  # noqa: F401
     arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand, rand_like,
     randint, randn, randn_like, zeros, zeros_like,
 )
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
+from .gradcheck import (  # noqa: F401
+    GradcheckError, gradcheck, gradcheck_localize, gradcheck_precision, gradcheck_report,
+    gradgradcheck,
+)
 from .ops import (  # noqa: F401
     abs, add, argmax, argmin, broadcast_to, cat, clamp, clip, clone, cos, div, eq, exp, expand,
     flatten, ge, gt, le, leaky_relu, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean,

@@ -90,7 +90,7 @@ def test_wrong_backward_is_caught_and_localised():
     assert "(3, 2, 4)" in message and "float64" in message
     assert "element (2, 0, 1)" in message
     assert "analytical" in message and "numerical" in message
-    assert "1 of 24 elements fail" in message
+    assert "1 of 576 Jacobian entries fail, in 1 of 24 elements" in message
     assert isinstance(info.value, RuntimeError)
     assert mg.gradcheck(WrongAt201.apply, (a, b), raise_exception=False) is False
     # The same Function passes when only input 0 is checked.
@@ -265,6 +265,11 @@ def test_explicit_none_gradients_are_fine():
     FirstOnlyExplicit.apply(a, b).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), [2.0, 2.0])
     assert b.grad is None
+
+
+def test_wrong_gradient_count_is_reported_by_gradcheck():
+    with pytest.raises(mg.GradcheckError, match=r"incorrect number of gradients"):
+        mg.gradcheck(FirstOnly.apply, (f64(2, 17), f64(2, 18)))
 
 
 def test_backward_returning_wrong_shape_raises_clearly():

@@ -1,6 +1,9 @@
-"""mg.gradcheck / mg.gradgradcheck themselves: pass on correct ops, fail (with a localising
-message) on wrong ones, and the side checks (shape, dtype, reentrancy, linearity)."""
+"""mg.gradcheck / mg.gradgradcheck themselves: pass on correct ops, fail (with a message of
+true Jacobian entries) on wrong ones, fast mode, the report object, and the side checks
+(shape, dtype, reentrancy, linearity). Kinks, diagnosis, localisation and precision have
+their own files (test_gradcheck_kinks.py, ..._diagnosis.py, ..._localize.py, ..._precision.py)."""
 
+import json
 import re
 import warnings
 
@@ -8,7 +11,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.gradcheck import check_gradients, jacobians
+from minigrad.gradcheck import jacobians
 
 
 def f64(shape, seed=0, requires_grad=True):
@@ -82,23 +85,74 @@ def test_error_message_names_everything_needed():
     wrong = make_function("WrongSquare", _square_backward_wrong_at((2, 0, 1)))
     x = f64((3, 2, 4), 3)
     with pytest.raises(mg.GradcheckError) as info:
-        mg.gradcheck(wrong.apply, (x,), eps=1e-6, atol=1e-5, rtol=1e-3)
+        mg.gradcheck(wrong.apply, (x,), atol=1e-5, rtol=1e-3)
     message = str(info.value)
     assert message.startswith("WrongSquare: gradient w.r.t. input 0 (shape (3, 2, 4), float64)")
-    assert "element (2, 0, 1)" in message
+    assert "worst entry d output 0[2, 0, 1] / d input 0[2, 0, 1] (element (2, 0, 1) of input 0)" \
+        in message
     match = re.search(r"analytical (\S+), numerical (\S+), abs err (\S+), rel err (\S+)", message)
     assert match, message
     analytical, numerical, abs_err, rel_err = (float(v.rstrip(",")) for v in match.groups())
-    assert analytical == pytest.approx(1.5 * numerical, rel=1e-4)
+    # True Jacobian entries: d(x^2)/dx = 2x at that element, and 1.5 times it.
+    x_val = x.detach().numpy()[2, 0, 1]
+    assert numerical == pytest.approx(2 * x_val, rel=1e-5)
+    assert analytical == pytest.approx(1.5 * 2 * x_val, rel=1e-5)
     assert abs_err == pytest.approx(abs(analytical - numerical), rel=1e-2)
     assert rel_err == pytest.approx(0.5, rel=1e-2)
     assert "atol 1e-05" in message and "rtol 0.001" in message
-    assert "1 of 24 elements fail" in message
-    assert "eps 1e-06" in message
+    assert "1 of 576 Jacobian entries fail, in 1 of 24 elements" in message
+    assert "step h = 6.06e-06 * max(1, |x|) (relative)" in message
+    assert "full Jacobian" in message
     assert isinstance(info.value, RuntimeError)
 
 
-def test_message_counts_and_lists_other_failing_elements():
+def test_message_shows_true_jacobian_values_not_projections():
+    """Issue 10's example: x^3 with a backward 1.5x too large at x = 2: analytical 18,
+    numerical 12 (not values multiplied by a random grad-output weight)."""
+
+    class WrongCube(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            gx = (3 * x * x * g).clone()
+            with mg.no_grad():
+                gx[2] = gx[2] * 1.5
+            return gx
+
+    mg.manual_seed(0)
+    x = mg.tensor([0.5, -1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    for fast in (False, True):
+        with pytest.raises(mg.GradcheckError) as info:
+            mg.gradcheck(WrongCube.apply, (x,), fast_mode=fast)
+        assert "d output 0[2] / d input 0[2]" in str(info.value)
+        assert "analytical 18, numerical 12," in str(info.value), str(info.value)
+
+
+def test_abs_with_a_wrong_backward_reports_minus_one_against_zero():
+    class WrongAbs(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.abs()
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * (x > 0).to(g.dtype)  # forgets the -1 for x < 0
+
+    x = mg.tensor([1.5, -6.0, 2.0], dtype=mg.float64, requires_grad=True)
+    report = mg.gradcheck_report(WrongAbs.apply, (x,))
+    worst = report.failures[0]
+    assert (worst.input_index, worst.output_index) == ((1,), (1,))
+    assert worst.analytical == 0.0 and worst.numerical == pytest.approx(-1.0, abs=1e-8)
+
+
+def test_message_counts_and_lists_other_failing_entries():
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         gx = (2 * x * g).clone()
@@ -110,9 +164,10 @@ def test_message_counts_and_lists_other_failing_elements():
     with pytest.raises(mg.GradcheckError) as info:
         mg.gradcheck(wrong.apply, (f64((3, 4), 4),))
     message = str(info.value)
-    assert "4 of 12 elements fail" in message
-    assert re.search(r"worst at element \(1, \d\)", message)
-    assert re.search(r"also \(1, \d\), \(1, \d\), \(1, \d\)", message)
+    assert "4 of 144 Jacobian entries fail, in 4 of 12 elements" in message
+    assert re.search(r"worst entry d output 0\[1, (\d)\] / d input 0\[1, \1\]", message)
+    assert re.search(r"also d output 0\[1, \d\] / d input 0\[1, \d\](, d output 0\[1, \d\] / "
+                     r"d input 0\[1, \d\]){2}", message)
 
 
 def test_names_the_input_and_output_position():
@@ -123,18 +178,37 @@ def test_names_the_input_and_output_position():
     with pytest.raises(mg.GradcheckError) as info:
         mg.gradcheck(fn, (f64(3, 5), f64(2, 6)), name="pair")
     message = str(info.value)
-    assert "pair: gradient w.r.t. input 1 (shape (2,), float64) (output 1) is wrong" in message
-    assert "element (0,)" in message
+    assert "pair: gradient w.r.t. input 1 (shape (2,), float64) is wrong" in message
+    assert "d output 1[0] / d input 1[0] (element (0,) of input 1)" in message
+    assert "input 0" not in message.split("\n")[0]
 
 
-def test_raise_exception_false_returns_false():
+def test_raise_exception_false_returns_false_and_the_report_has_the_findings():
     wrong = make_function("Wrong", _square_backward_wrong_at((0,)))
     assert mg.gradcheck(wrong.apply, (f64(3),), raise_exception=False) is False
-    report = check_gradients(wrong.apply, (f64(3),))
-    assert report["passed"] is False and "element (0,)" in report["message"]
-    assert report["max_abs_err"] > 0 and report["max_rel_err"] == pytest.approx(0.5, rel=1e-3)
-    good = check_gradients(lambda t: t * t, (f64(3),))
-    assert good["passed"] and good["max_abs_err"] < 1e-7
+    report = mg.gradcheck_report(wrong.apply, (f64(3),))
+    assert report.passed is False and not report
+    assert "element (0,)" in report.message
+    assert report.max_abs_err > 0 and report.max_rel_err == pytest.approx(0.5, rel=1e-3)
+    (errors,) = report.inputs
+    assert (errors.input, errors.shape, errors.failing, errors.entries) == (0, (3,), 1, 9)
+    assert report.failures[0].input_index == (0,) and report.diagnosis.kind == "wrong gradient"
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["passed"] is False and data["failures"][0]["input_index"] == [0]
+    assert data["diagnosis"]["kind"] == "wrong gradient"
+    assert data["inputs"][0]["max_rel_err"] == pytest.approx(0.5, rel=1e-3)
+    good = mg.gradcheck_report(lambda t: t * t, (f64(3),))
+    assert good.passed and good.max_abs_err < 1e-7 and good.failures == [] and good.kinks == []
+
+
+def test_fast_mode_passes_correct_ops_and_fails_with_true_entries():
+    a, b = f64((4, 5), 1), f64((5, 3), 2)
+    assert mg.gradcheck(lambda p, q: (p @ q).tanh(), (a, b), fast_mode=True)
+    wrong = make_function("Wrong", _square_backward_wrong_at((1, 2)))
+    report = mg.gradcheck_report(wrong.apply, (f64((3, 4), 3),), fast_mode=True)
+    assert not report.passed and report.mode.startswith("fast mode")
+    worst = report.failures[0]
+    assert worst.input_index == (1, 2) and worst.analytical == pytest.approx(1.5 * worst.numerical)
 
 
 def test_tolerances_are_respected():
@@ -265,6 +339,6 @@ def test_nan_gradient_reports_infinite_error_without_warnings():
     nan = make_function("NanGrad", lambda ctx, g: g * float("nan"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        report = check_gradients(nan.apply, (f64(2),), side_checks=False)
-    assert not report["passed"]
-    assert report["max_abs_err"] == np.inf
+        report = mg.gradcheck_report(nan.apply, (f64(2),), side_checks=False)
+    assert not report.passed
+    assert report.max_abs_err == np.inf
