@@ -51,8 +51,12 @@ def build_parser():
     bench.set_defaults(func=_bench)
 
     check = sub.add_parser("gradcheck", help="finite-difference check of every registered op")
-    check.add_argument("--device", default="cpu")
+    check.add_argument("--device", default="cpu", help="cpu or cuda (tensors are moved with .to)")
     check.add_argument("--op", default=None, help="check only this op")
+    check.add_argument("--fast", action="store_true",
+                       help="random projections v^T J u first (a failing op is re-checked in full)")
+    check.add_argument("--json", default=None, metavar="PATH",
+                       help="write every op's findings (errors, failures, kinks) as JSON")
     check.add_argument("--verbose", action="store_true",
                        help="with --op: print analytical and numerical Jacobians side by side")
     check.add_argument("--seed", type=int, default=0)
