@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.testing.opspecs import ALL_SPECS, SPECS_BY_NAME
+from minigrad.testing.strategies import LAYOUTS, with_layout
 
 DIFFERENTIABLE = [s for s in ALL_SPECS if s.differentiable]
-LAYOUTS = ["contiguous", "permuted", "strided"]
 
 # gradgradcheck: every family at least once.
 SECOND_ORDER = [
@@ -38,19 +38,8 @@ def single_threaded():
     return threadpool_limits(1)
 
 
-def layout(array, kind):
-    """The same values as `array`, stored with the requested (possibly non-contiguous) layout."""
-    if array.ndim == 0 or kind == "contiguous":
-        return np.array(array, order="C")  # (np.ascontiguousarray would make 0-d arrays 1-d)
-    if kind == "permuted":
-        return np.asfortranarray(array)
-    big = np.full(array.shape[:-1] + (2 * array.shape[-1] + 1,), np.nan)
-    big[..., 1::2] = array
-    return big[..., 1::2]
-
-
 def leaves(arrays, kind, device="cpu"):
-    return tuple(mg.from_numpy(layout(np.asarray(a, dtype=np.float64), kind)).to(device)
+    return tuple(mg.from_numpy(with_layout(np.asarray(a, dtype=np.float64), kind)).to(device)
                  .requires_grad_() for a in arrays)
 
 
@@ -59,7 +48,7 @@ def draw_inputs(spec, data):
     rng = np.random.default_rng(seed)
     shape_cases = spec.shape_cases(rng)
     case = shape_cases[data.draw(st.integers(0, len(shape_cases) - 1), label="case")]
-    kind = data.draw(st.sampled_from(LAYOUTS if spec.noncontiguous else ["contiguous"]), label="layout")
+    kind = data.draw(st.sampled_from(LAYOUTS if spec.noncontiguous else ("contiguous",)), label="layout")
     return spec.sample(rng, case), kind, seed
 
 
