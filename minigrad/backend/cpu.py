@@ -269,3 +269,4 @@ max_pool2d_backward = KERNELS.max_pool2d_backward
 avg_pool2d_forward = KERNELS.avg_pool2d_forward
 avg_pool2d_backward = KERNELS.avg_pool2d_backward
 scatter_add = KERNELS.scatter_add
+erf = KERNELS.erf

@@ -112,12 +112,29 @@ def _cupyx_scatter_add(y, key, g):
     cupyx.scatter_add(y, key, g)
 
 
+# How backend_info() names the CUDA backend's own kernels on a GPU and on the emulated device.
+CUDA_SOURCE = "cuda"
+EMULATED_CUDA_SOURCE = "cuda (host-emulated)"
+
+
+def _cupyx_erf(x):
+    from cupyx.scipy.special import erf
+
+    return erf(x)
+
+
 @functools.lru_cache(maxsize=None)
 def cuda_kernels():
-    """The CUDA kernel table, built on first use. Until backend/cuda.py's own kernels land, the
-    numpy reference serves the hot ops, running on the device's array module."""
+    """The CUDA kernel table, built on first use: backend/cuda.py's launchers (our kernels of
+    kernels/cuda/; under MINIGRAD_FAKE_CUDA the same launchers run the host-emulated build), the
+    numpy reference on the device's array module for any kernel it does not provide yet."""
     from .. import cuda
+    from . import cuda as cuda_backend
     from . import interface
 
-    implemented = {} if cuda.FAKE else {"scatter_add": _cupyx_scatter_add}
-    return interface.build_table("cuda", implemented, source="cupy")
+    implemented = {name: getattr(cuda_backend, name) for name in interface.HOT_KERNELS
+                   if hasattr(cuda_backend, name)}
+    if not cuda.FAKE:
+        implemented.update(scatter_add=_cupyx_scatter_add, erf=_cupyx_erf)
+    source = EMULATED_CUDA_SOURCE if cuda.FAKE else CUDA_SOURCE
+    return interface.build_table("cuda", implemented, source=source)

@@ -14,6 +14,7 @@ reference function's signature and results:
     avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding)            gx
     scatter_add(y, key, g)                                      y[key] += g in place, repeated
                                                                 indices accumulating
+    erf(x)                                                      the error function, elementwise
 
 A backend builds its table once, at import, with build_table(): the kernels it implements
 itself, the reference for the rest. The table's `sources` then says which implementation serves
@@ -36,9 +37,9 @@ HOT_KERNELS = (
     "avg_pool2d_forward",
     "avg_pool2d_backward",
 )
-# Helpers whose numpy and CuPy spellings differ (np.add.at vs cupyx.scatter_add); ops call them
-# through the table so no op branches on the array module.
-HELPER_KERNELS = ("scatter_add",)
+# Helpers whose numpy and CuPy spellings differ (np.add.at vs cupyx.scatter_add, math.erf vs
+# cupyx.scipy.special.erf); ops call them through the table so no op branches on the array module.
+HELPER_KERNELS = ("scatter_add", "erf")
 KERNELS = HOT_KERNELS + HELPER_KERNELS
 
 REFERENCE_SOURCE = "reference"

@@ -13,6 +13,8 @@ scatter-add; average pooling spreads gy evenly over each window. The functions w
 arrays and, where cheap, on cupy arrays (the array module is taken from the input).
 """
 
+import math
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -185,6 +187,15 @@ def scatter_add(y, key, g):
         g: values broadcastable to y[key].
     """
     array_module(y).add.at(y, key, g)
+
+
+_erf_elementwise = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x):
+    """The error function of each element, in x's dtype (math.erf per element: correctly
+    rounded, which numpy has no ufunc for)."""
+    return array_module(x).asarray(_erf_elementwise(x), dtype=x.dtype)
 
 
 # im2col / col2im and window helpers

@@ -9,8 +9,6 @@ alpha at exactly 0.
 import math
 import numbers
 
-import numpy as np
-
 from ..autograd import Op
 from ..tensor import Tensor
 
@@ -18,19 +16,6 @@ _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TANH_COEF = 0.044715
-
-_np_erf = np.frompyfunc(math.erf, 1, 1)
-
-
-def erf_array(xp, x):
-    """The error function of an array (math.erf element by element on CPU: exact to the
-    last bit, which numpy has no ufunc for; cupyx.scipy.special.erf on the GPU)."""
-    if xp is np:
-        return np.asarray(_np_erf(x), dtype=x.dtype)  # (0-d input: frompyfunc gives a float)
-    from cupyx.scipy.special import erf
-
-    return erf(x)
-
 
 def _check_input(x, op):
     if not isinstance(x, Tensor):
@@ -64,7 +49,7 @@ class GeluErf(Op):
     @staticmethod
     def forward(ctx, x):
         ctx.save_inputs(0)
-        return x * (0.5 * (1.0 + erf_array(ctx.xp, x * _INV_SQRT_2)))
+        return x * (0.5 * (1.0 + ctx.kernels.erf(x * _INV_SQRT_2)))
 
     @staticmethod
     def backward(ctx, gy):
@@ -79,7 +64,7 @@ class GeluErfGrad(Op):
     def forward(ctx, x):
         ctx.save_inputs(0)
         xp = ctx.xp
-        cdf = 0.5 * (1.0 + erf_array(xp, x * _INV_SQRT_2))
+        cdf = 0.5 * (1.0 + ctx.kernels.erf(x * _INV_SQRT_2))
         return cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
 
     @staticmethod
