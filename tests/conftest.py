@@ -24,6 +24,11 @@ settings.register_profile(
     "dev", deadline=None, max_examples=100, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# The emulated device's kernels are slow: CI's MINIGRAD_FAKE_CUDA block runs 3 examples a test.
+settings.register_profile(
+    "cuda-emulated", deadline=None, derandomize=True, max_examples=3, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # ---------------------------------------------------------------------------- devices (cudad)
