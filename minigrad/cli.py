@@ -1,10 +1,61 @@
 """`python -m minigrad` / `minigrad`: train, bench and gradcheck subcommands.
 
 Thin on purpose: parse arguments, then call the library function that does the work.
+Every error a user can cause ends in one line, `minigrad <cmd>: error: ...`, and a non-zero
+exit code (2); Ctrl-C prints `minigrad <cmd>: interrupted` and exits with 130.
 """
 
 import argparse
+import math
+import os
 import sys
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is reported in one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _device(spec: str) -> str:
+    """--device: 'cpu', 'cuda' or 'cuda:N' (whether CUDA is usable is checked later)."""
+    from .backend.device import Device
+
+    try:
+        return str(Device(spec))
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _positive_float(text: str) -> float:
+    """--lr and other rates: a finite number > 0 (inf trains to NaN, 0 trains nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
+def output_path_problem(path: str) -> str | None:
+    """Why a file cannot be written at `path`, or None: checked before a long run so that a
+    typo fails at once, not after minutes of work."""
+    full = os.path.abspath(path)
+    folder = os.path.dirname(full)
+    if os.path.isdir(full):
+        return f"{path!r} is a folder"
+    if not os.path.isdir(folder):
+        return f"folder {folder!r} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder!r} is not writable"
+    if os.path.exists(full) and not os.access(full, os.W_OK):
+        return f"{path!r} is not writable"
+    return None
 
 
 def _train(args):
@@ -26,18 +77,20 @@ def _gradcheck(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="minigrad", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="minigrad", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a CNN or MLP on digits or MNIST")
     train.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
     train.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
-    train.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files")
+    train.add_argument("--data-dir", default=None,
+                       help="folder with the MNIST IDX files (only with --dataset mnist)")
     train.add_argument("--epochs", type=int, default=None, help="default depends on the model")
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=None, help="default depends on the optimizer")
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="default depends on the optimizer")
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
-    train.add_argument("--device", default="cpu")
+    train.add_argument("--device", type=_device, default="cpu")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--save", default=None, metavar="PATH", help="write a checkpoint here")
     train.set_defaults(func=_train)
@@ -46,12 +99,13 @@ def build_parser():
     bench.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     bench.add_argument("--json", default=None, metavar="PATH", help="write every figure as JSON")
     bench.add_argument("--plot", default=None, metavar="PATH", help="write a PNG bar chart")
-    bench.add_argument("--device", default="cpu",
+    bench.add_argument("--device", type=_device, default="cpu",
                        help="cuda[:N]: our CUDA kernels vs cuBLAS/PyTorch CUDA (bench/gpu.py)")
     bench.set_defaults(func=_bench)
 
     check = sub.add_parser("gradcheck", help="finite-difference check of every registered op")
-    check.add_argument("--device", default="cpu", help="cpu or cuda (tensors are moved with .to)")
+    check.add_argument("--device", type=_device, default="cpu",
+                       help="cpu or cuda (tensors are moved with .to)")
     check.add_argument("--op", default=None, help="check only this op")
     check.add_argument("--fast", action="store_true",
                        help="random projections v^T J u first (a failing op is re-checked in full)")
@@ -65,8 +119,17 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    code = args.func(args)
+    """Run the command line; returns the exit code (argparse's exits included, for callers
+    that run it in-process)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version or a bad argument, already printed
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    try:
+        code = args.func(args)
+    except KeyboardInterrupt:
+        print(f"minigrad {args.command}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     return 0 if code is None else int(code)
 
 

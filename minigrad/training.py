@@ -39,7 +39,7 @@ device print `minigrad train: error: ...` on stderr and return exit code 2.
 network with `build_model(args["model"], args["image_size"])` and `load_state_dict`.
 """
 
-import os
+import math
 import sys
 import time
 
@@ -47,6 +47,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.backend.device import as_device
+from minigrad.cli import output_path_problem
 
 # Epochs per (dataset, model) and learning rate per (dataset, optimizer) when not given.
 DEFAULT_EPOCHS = {("digits", "cnn"): 15, ("digits", "mlp"): 15,
@@ -58,6 +59,7 @@ DIGITS_TEST_SIZE = 360  # of 1797, about 20%
 DIGITS_SPLIT_SEED = 0
 EVAL_BATCH_SIZE = 500
 NUM_CLASSES = 10
+CNN_MIN_IMAGE_SIZE = 4
 
 
 class UsageError(Exception):
@@ -78,6 +80,9 @@ def build_model(name: str, image_size: int, num_classes: int = NUM_CLASSES) -> "
                              nn.Linear(128, num_classes))
     if name != "cnn":
         raise ValueError(f"build_model: unknown model {name!r} (expected 'cnn' or 'mlp')")
+    if image_size < CNN_MIN_IMAGE_SIZE:
+        raise ValueError(f"build_model: the CNN needs images of at least {CNN_MIN_IMAGE_SIZE}x"
+                         f"{CNN_MIN_IMAGE_SIZE} (two 2x2 poolings), got {image_size}x{image_size}")
     if image_size < 16:
         # Small images: pad so each conv keeps the size; two 2x2 pools leave size // 4.
         side = image_size // 2 // 2
@@ -115,8 +120,30 @@ def load_data(dataset: str, data_dir=None) -> tuple:
             x_test, y_test = mg.data.load_mnist(data_dir, train=False)
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from e
+        _check_trainable(data_dir, x_train, y_train, x_test, y_test)
         return x_train, y_train, x_test, y_test
     raise UsageError(f"unknown dataset {dataset!r} (expected 'digits' or 'mnist')")
+
+
+def _check_trainable(data_dir, x_train, y_train, x_test, y_test) -> None:
+    """Files that load_mnist reads fine can still be untrainable: refuse them in one line."""
+    for split, images, labels in (("training", x_train, y_train), ("test", x_test, y_test)):
+        if len(labels) == 0:
+            raise UsageError(f"--data-dir {data_dir}: the {split} split holds 0 images")
+        rows, cols = images.shape[-2:]
+        if rows == 0 or rows != cols:
+            raise UsageError(f"--data-dir {data_dir}: the {split} images are {rows}x{cols}; "
+                             "minigrad train needs square images of at least 1x1")
+        low, high = int(labels.min().item()), int(labels.max().item())
+        if low < 0 or high >= NUM_CLASSES:
+            bad = high if high >= NUM_CLASSES else low
+            raise UsageError(f"--data-dir {data_dir}: the {split} labels include {bad}; "
+                             f"minigrad train trains {NUM_CLASSES} classes, labels 0..."
+                             f"{NUM_CLASSES - 1}")
+    if x_train.shape[-1] != x_test.shape[-1]:
+        raise UsageError(f"--data-dir {data_dir}: training images are {x_train.shape[-1]}x"
+                         f"{x_train.shape[-1]} but test images are {x_test.shape[-1]}x"
+                         f"{x_test.shape[-1]}")
 
 
 def make_optimizer(name: str, params, lr: float):
@@ -169,8 +196,11 @@ def _resolve(args) -> dict:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if not lr > 0:
-        raise UsageError(f"--lr must be positive, got {lr}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise UsageError(f"--lr must be a positive finite number, got {lr}")
+    if args.data_dir is not None and args.dataset != "mnist":
+        raise UsageError(f"--data-dir is only read with --dataset mnist; the {args.dataset} "
+                         "dataset ships with minigrad")
     return {"model": args.model, "dataset": args.dataset, "data_dir": args.data_dir,
             "epochs": int(epochs), "batch_size": int(args.batch_size), "lr": float(lr),
             "optimizer": args.optimizer, "device": str(args.device), "seed": int(args.seed),
@@ -192,17 +222,19 @@ def train(options: dict, out=None, err=None) -> dict:
     except (RuntimeError, ValueError, TypeError) as e:
         raise UsageError(str(e)) from e
     if options["save"] is not None:
-        # Fail now rather than after training.
-        folder = os.path.dirname(os.path.abspath(options["save"]))
-        if not os.path.isdir(folder):
-            raise UsageError(f"--save {options['save']}: folder {folder!r} does not exist")
+        problem = output_path_problem(options["save"])  # fail now rather than after training
+        if problem:
+            raise UsageError(f"--save {options['save']}: {problem}")
 
     x_train, y_train, x_test, y_test = load_data(options["dataset"], options["data_dir"])
     image_size = x_train.shape[-1]
     options = dict(options, image_size=int(image_size))
 
     mg.manual_seed(options["seed"])  # initial weights and shuffling order
-    model = build_model(options["model"], image_size).to(device)
+    try:
+        model = build_model(options["model"], image_size).to(device)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
     optimizer = make_optimizer(options["optimizer"], model.parameters(), options["lr"])
     scheduler = mg.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=options["epochs"])
     loss_fn = mg.nn.CrossEntropyLoss()
@@ -231,7 +263,7 @@ def train(options: dict, out=None, err=None) -> dict:
                       "epoch": epochs, "args": dict(options)}
         try:
             mg.save(checkpoint, options["save"])
-        except OSError as e:
+        except (OSError, ValueError) as e:
             raise UsageError(f"--save {options['save']}: cannot write the checkpoint: {e}") from e
         print(f"saved checkpoint to {options['save']}", file=err, flush=True)
     print(f"test accuracy: {accuracy:.4f}", file=out, flush=True)

@@ -135,14 +135,17 @@ def test_plot_without_matplotlib_is_a_clear_error(monkeypatch, capsys):
 def test_reexec_sets_malloc_thresholds(monkeypatch):
     seen = {}
 
-    def fake_run(cmd, env):
-        seen.update(cmd=cmd, env=env)
-        return argparse.Namespace(returncode=0)
+    class FakePopen:
+        def __init__(self, cmd, env):
+            seen.update(cmd=cmd, env=env)
+
+        def wait(self, timeout=None):
+            return 0
 
     monkeypatch.delenv(bench._CHILD_ENV, raising=False)
     for k in bench.MALLOC_ENV:
         monkeypatch.delenv(k, raising=False)
-    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.setattr(bench.subprocess, "Popen", FakePopen)
     args = argparse.Namespace(quick=True, json="out.json", plot=None)
     assert bench.bench_main(args) == 0
     assert seen["cmd"][1:] == ["-m", "minigrad", "bench", "--quick", "--json", "out.json"]

@@ -170,7 +170,7 @@ def test_cuda_without_gpu_is_a_clean_error():
 @pytest.mark.parametrize("argv, message", [
     (["--epochs", "0"], "--epochs must be at least 1"),
     (["--batch-size", "0"], "--batch-size must be at least 1"),
-    (["--lr", "-1"], "--lr must be positive"),
+    (["--lr", "-1"], "--lr: must be a positive finite number"),
     (["--device", "tpu"], "unknown device 'tpu'"),
     (["--save", "/nonexistent-folder/x.mgz"], "does not exist"),
 ])
@@ -200,3 +200,70 @@ def test_example_runs(script):
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("epoch 1: last batch loss ")
     assert final_accuracy(proc.stdout) > 0.5
+
+
+# --- issue 8 item 8: every bad input is one line and a non-zero exit
+
+def write_mnist(folder, train=(8, 28, 28), test=(4, 28, 28), labels=None):
+    """Tiny IDX files: `train`/`test` are the image arrays' shapes; `labels` overrides the
+    test labels."""
+    rng = np.random.default_rng(0)
+    for prefix, shape in (("train", train), ("t10k", test)):
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, shape), 0x803)
+        values = rng.integers(0, 10, shape[0])
+        if prefix == "t10k" and labels is not None:
+            values = np.asarray(labels)
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte", values, 0x801)
+    return folder
+
+
+def assert_one_line_error(code, out, err, *fragments):
+    assert code == 2 and out == "", (code, out, err)
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("minigrad train: error: "), err
+    for fragment in fragments:
+        assert fragment in last, (fragment, last)
+
+
+@pytest.mark.parametrize("files, fragments", [
+    (dict(test=(0, 28, 28)), ["test split holds 0 images"]),
+    (dict(test=(4, 28, 28), labels=[1, 2, 255, 3]), ["test labels include 255", "0...9"]),
+    (dict(train=(8, 0, 0), test=(4, 0, 0)), ["training images are 0x0"]),
+    (dict(train=(8, 28, 28), test=(4, 14, 14)), ["training images are 28x28 but test images "
+                                                 "are 14x14"]),
+    (dict(train=(8, 28, 20), test=(4, 28, 20)), ["images are 28x20", "square"]),
+    (dict(train=(8, 3, 3), test=(4, 3, 3)), ["CNN needs images of at least 4x4"]),
+])
+def test_untrainable_mnist_folders_are_one_line_errors(tmp_path, files, fragments):
+    write_mnist(tmp_path, **files)
+    result = run_cli(["train", "--dataset", "mnist", "--data-dir", str(tmp_path),
+                      "--epochs", "1"])
+    assert_one_line_error(*result, *fragments)
+
+
+@pytest.mark.parametrize("lr", ["inf", "nan", "-inf", "0", "-0.1", "abc"])
+def test_non_finite_or_non_positive_lr_is_refused_before_training(lr):
+    code, out, err = run_cli(["train", f"--lr={lr}"])
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.strip() == (f"minigrad train: error: argument --lr: "
+                           + ("expected a number, got 'abc'" if lr == "abc" else
+                              f"must be a positive finite number, got {lr!r}")
+                           + " (see minigrad train --help)")
+
+
+def test_lr_inf_through_the_library_is_refused_too():
+    args = cli.build_parser().parse_args(["train"])
+    args.lr = float("inf")
+    with pytest.raises(training.UsageError, match="--lr must be a positive finite number"):
+        training._resolve(args)
+
+
+def test_data_dir_with_digits_is_not_silently_ignored(tmp_path):
+    result = run_cli(["train", "--data-dir", str(tmp_path)])
+    assert_one_line_error(*result, "--data-dir is only read with --dataset mnist")
+
+
+def test_save_into_a_folder_path_fails_before_training(tmp_path):
+    result = run_cli(["train", "--save", str(tmp_path)])
+    assert_one_line_error(*result, "is a folder")

@@ -30,9 +30,11 @@ the benchmark in a child interpreter with both set (unless they are already set)
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
+from ..cli import output_path_problem
 from .child import _CHILD_ENV, MALLOC_ENV, _child_env
 # Re-exported: the names tests, benchmarks/ scripts and callers used from the single module.
 from .child import OPENBLAS_TUNING_VARS  # noqa: F401
@@ -57,14 +59,31 @@ def _reexec(args):
     if getattr(args, "plot", None):
         cmd += ["--plot", args.plot]
     env = _child_env(extra={_CHILD_ENV: "1"})
+    child = subprocess.Popen(cmd, env=env)
     try:
-        return subprocess.run(cmd, env=env).returncode
+        return child.wait()
     except KeyboardInterrupt:
-        return 130
+        # A terminal's Ctrl-C reaches the child too, which then prints the one-line notice
+        # and exits 130; a SIGINT sent to this process alone is passed on.
+        try:
+            return child.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGINT)
+        try:
+            return child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return 130
 
 
 def bench_main(args):
     """`minigrad bench [--quick] [--json PATH] [--plot PATH] [--device cuda]`; the exit code."""
+    for option in ("json", "plot"):  # checked before the run, which takes minutes
+        path = getattr(args, option, None)
+        problem = path and output_path_problem(path)
+        if problem:
+            print(f"minigrad bench: error: --{option} {path}: {problem}", file=sys.stderr)
+            return 2
     if getattr(args, "device", "cpu") != "cpu":  # the GPU group: its own run and table
         from .gpu import gpu_bench_main
 
@@ -73,7 +92,7 @@ def bench_main(args):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            print("minigrad bench: --plot needs matplotlib, which is not installed; "
+            print("minigrad bench: error: --plot needs matplotlib, which is not installed; "
                   "install it with `pip install 'minigrad[plot]'` (or `pip install matplotlib`)",
                   file=sys.stderr)
             return 2
