@@ -250,7 +250,7 @@ def _pos_weight_sample(rng, case):
 def _pos_weight_fn(x, y):
     import minigrad
 
-    pw = minigrad.tensor(pos_weights(x.shape[-1]), dtype=x.dtype)
+    pw = minigrad.tensor(pos_weights(x.shape[-1]), dtype=x.dtype, device=x.device)
     return _F().binary_cross_entropy_with_logits(x, y, pos_weight=pw)
 
 
@@ -323,17 +323,19 @@ def ce_targets(n, c, ignore):
 
 
 def _ce_option_spec(reduction, smoothing, weighted, ignore):
-    def kwargs(lib, c):
+    def kwargs(lib, c, **device):
         kw = dict(reduction=reduction, label_smoothing=smoothing)
         if weighted:
-            kw["weight"] = lib.tensor(np.asarray(CE_WEIGHT[:c]))
+            kw["weight"] = lib.tensor(np.asarray(CE_WEIGHT[:c]), **device)
         return kw
 
     def fn(x):
         import minigrad
 
         t = ce_targets(x.shape[0], x.shape[1], ignore)
-        return _F().cross_entropy(x, minigrad.tensor(t), **kwargs(minigrad, x.shape[1]))
+        # Targets and class weights live on the input's device, as PyTorch requires.
+        return _F().cross_entropy(x, minigrad.tensor(t, device=x.device),
+                                  **kwargs(minigrad, x.shape[1], device=x.device))
 
     def torch_fn(x):
         import torch
