@@ -138,14 +138,15 @@ def _reduction_length(values, given):
 
 
 def gradcheck_precision(fn, inputs, dtype=np.float32, *, seed=0, reduction_length=None,
-                        raise_exception=True, name=None):
+                        raise_exception=True, name=None, fast_mode=False):
     """Check a low-precision (default float32) forward and backward against float64.
 
     Stage 1 gradchecks the float64 version; stage 2 compares, on the same (rounded) values,
     each output and each input's gradient within the budget described in this module's
     docstring. Inputs with requires_grad (any float dtype) are the ones compared.
     Returns a PrecisionReport (truthy when it passed); raises GradcheckError on failure
-    unless raise_exception=False.
+    unless raise_exception=False. fast_mode=True makes stage 1 use random projections
+    (gradcheck's fast mode): a few forward calls instead of two per input element.
     """
     from .check import gradcheck_report
 
@@ -161,7 +162,7 @@ def gradcheck_precision(fn, inputs, dtype=np.float32, *, seed=0, reduction_lengt
     values = [to_numpy(args[p]._data).astype(low).astype(np.float64) for p in positions]
     report = PrecisionReport(fname, str(low), eps=float(np.finfo(low).eps))
     stage1 = gradcheck_report(fn, _with(args, positions, _leaves(values, device, np.float64)),
-                              seed=seed, localize="auto", name=fname)
+                              seed=seed, localize="auto", name=fname, fast_mode=fast_mode)
     report.float64 = stage1
     if not stage1.passed:
         report.passed, report.float64_message = False, stage1.message
