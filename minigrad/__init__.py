@@ -11,8 +11,8 @@ import importlib
 
 from . import cuda  # noqa: F401
 from .autograd import (  # noqa: F401
-    Function, backward, detect_anomaly, enable_grad, grad, is_anomaly_enabled, is_grad_enabled,
-    no_grad, set_grad_enabled,
+    Function, backward, detect_anomaly, enable_grad, grad, inference_mode, is_anomaly_enabled,
+    is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled,
 )
 from .backend.device import Device  # noqa: F401
 from .backend.info import backend_info  # noqa: F401

@@ -43,6 +43,7 @@ def _tensor_class():
 
 class _State(threading.local):
     grad_enabled = True
+    inference_mode = False
     anomaly_enabled = False
     strict_gradients = False
     # True while run_backward(create_graph=True) runs: nodes made then are gradient nodes
@@ -139,6 +140,45 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+class inference_mode(_GradModeContext):  # noqa: N801
+    """`with mg.inference_mode():` (or `@mg.inference_mode()` / `@mg.inference_mode`): like
+    `no_grad`, for code that will never need gradients; tensors made inside record no graph.
+    `inference_mode(False)` is a no-op, as PyTorch's (grad mode is left as it is)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare decorator: @mg.inference_mode
+            return cls(True)(mode)
+        self = super().__new__(cls)
+        self._mode = bool(mode)
+        return self
+
+    def __enter__(self):
+        self._saved.append((_state.grad_enabled, _state.inference_mode))
+        if self._mode:
+            _state.grad_enabled = False
+            _state.inference_mode = True
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled, _state.inference_mode = self._saved.pop()
+        return False
+
+    def __call__(self, func):
+        mode = self._mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an `inference_mode()` block is active (thread-local)."""
+    return _state.inference_mode
 
 
 # ---------------------------------------------------------------------------- anomaly mode
@@ -349,7 +389,7 @@ class Node:
     made by another op, `(leaf_tensor, None)` for a leaf that requires grad, or None.
     """
 
-    __slots__ = ("fn", "ctx", "edges", "out_meta", "retained", "trace", "in_backward",
+    __slots__ = ("fn", "ctx", "edges", "out_meta", "retained", "hooks", "trace", "in_backward",
                  "__weakref__")
 
     def __init__(self, fn, ctx, edges, out_meta):
@@ -358,6 +398,7 @@ class Node:
         self.edges = edges
         self.out_meta = out_meta  # (shape, dtype) per output, to make zero grads
         self.retained = None  # output_nr -> weakref of a tensor that called retain_grad()
+        self.hooks = None  # output_nr -> HookDict of that output's Tensor.register_hook hooks
         # Under detect_anomaly: the user's stack at the forward call (else None, no cost).
         self.trace = _user_stack() if _state.anomaly_enabled else None
         # Made while a create_graph=True backward ran: part of the gradient's graph.
@@ -683,10 +724,20 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 stack.append(parent)
 
     pending = {}  # id(node) -> [node, [grad per output]]
+    # Leaves with hooks: their gradients are summed first and the hooks see the total once,
+    # as PyTorch's AccumulateGrad does.
+    hooked_leaves = {}  # id(leaf) -> [leaf, summed grad]
 
-    def add_grad(edge, grad):
+    def add_grad(edge, grad, from_hooks=False):
         target, output_nr = edge
         if output_nr is None:  # a leaf
+            if not from_hooks and target.__dict__.get("_backward_hooks"):
+                entry = hooked_leaves.get(id(target))
+                if entry is None:
+                    hooked_leaves[id(target)] = [target, grad]
+                else:
+                    entry[1] = entry[1] + grad
+                return
             key = (id(target), None)
             if captured is not None:
                 if key in wanted:
@@ -716,6 +767,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 g if g is not None else Tensor._make(node.ctx.xp.zeros(shape, dtype), node.ctx.device)
                 for g, (shape, dtype) in zip(grads, node.out_meta)
             ]
+            if node.hooks:
+                grads = [_run_tensor_hooks(node.hooks[nr], g) if nr in node.hooks else g
+                         for nr, g in enumerate(grads)]
             if node.retained:
                 for nr, ref in node.retained.items():
                     t = ref()
@@ -748,9 +802,32 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 if edge[1] is not None:
                     _release_dependency(edge[0], dependencies, ready)
 
+        for leaf, grad in hooked_leaves.values():
+            add_grad((leaf, None), _run_tensor_hooks(leaf._backward_hooks, grad), from_hooks=True)
+
     if captured is not None:
         return [captured.get(key) for key in capture_keys]
     return None
+
+
+def _run_tensor_hooks(hooks, grad):
+    """Call each hook on the gradient in registration order; a hook that returns a Tensor
+    replaces the gradient (it must keep the shape, dtype and device)."""
+    for hook in tuple(hooks.values()):
+        result = hook(grad)
+        if result is None:
+            continue
+        if not isinstance(result, _tensor_class()):
+            raise TypeError(f"register_hook: hook {getattr(hook, '__name__', hook)!r} returned "
+                            f"{type(result).__name__}; it must return a Tensor or None")
+        changes = [f"{what} (was {a}, got {b})" for what, a, b in (
+            ("shape", tuple(grad.shape), tuple(result.shape)), ("dtype", grad.dtype, result.dtype),
+            ("device", grad.device, result.device)) if a != b]
+        if changes:
+            raise RuntimeError(f"register_hook: hook {getattr(hook, '__name__', hook)!r} has "
+                               f"changed the {', '.join(changes)} of the gradient")
+        grad = result
+    return grad
 
 
 class _BackwardMark:

@@ -348,6 +348,29 @@ class Tensor:
             self.grad_fn.retained = {}
         self.grad_fn.retained[self._output_nr] = weakref.ref(self)
 
+    def register_hook(self, hook):
+        """Call `hook(grad)` each time the gradient w.r.t. this tensor is computed.
+
+        A hook that returns a Tensor replaces the gradient (same shape, dtype, device) for
+        everything downstream: the `.grad` of a leaf, the rest of backward for a non-leaf.
+        Returns a handle whose `remove()` unregisters the hook (as PyTorch).
+        """
+        from .hooks import HookDict, add_hook
+
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        if self.grad_fn is None:
+            hooks = self.__dict__.get("_backward_hooks")
+            if hooks is None:
+                hooks = self._backward_hooks = HookDict()
+        else:
+            node = self.grad_fn
+            if node.hooks is None:
+                node.hooks = {}
+            hooks = node.hooks.setdefault(self._output_nr, HookDict())
+        return add_hook(hooks, hook)
+
     # ------------------------------------------------------------------ autograd
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
