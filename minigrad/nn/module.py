@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import no_grad
+from ..hooks import HookDict, add_hook
 from ..backend.device import as_device
 from ..tensor import Tensor, parse_to_args
 from .parameter import Parameter
@@ -37,12 +38,69 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", HookDict())
+        object.__setattr__(self, "_forward_hooks", HookDict())
+        object.__setattr__(self, "_hooks_with_kwargs", set())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks")):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _call_with_hooks(self, args, kwargs):
+        with_kwargs = self._hooks_with_kwargs
+        for hook_id, hook in tuple(self._forward_pre_hooks.items()):
+            if hook_id in with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(
+                            "forward pre-hook registered with with_kwargs=True must return None "
+                            f"or a tuple (args, kwargs), got {type(result).__name__}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook_id, hook in tuple(self._forward_hooks.items()):
+            if hook_id in with_kwargs:
+                result = hook(self, args, kwargs, output)
+            else:
+                result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call `hook(module, args)` before every forward; a non-None result replaces the
+        positional inputs (a single value is wrapped in a tuple). With `with_kwargs=True`
+        the hook is `hook(module, args, kwargs)` and may return `(args, kwargs)`.
+        Returns a handle whose `remove()` unregisters the hook (as PyTorch)."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call `hook(module, args, output)` after every forward; a non-None result replaces
+        the output. With `with_kwargs=True` the hook is `hook(module, args, kwargs, output)`.
+        `prepend=True` runs it before the hooks already registered.
+        Returns a handle whose `remove()` unregisters the hook (as PyTorch)."""
+        return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
+
+    def _add_hook(self, hooks, hook, prepend, with_kwargs):
+        handle = add_hook(hooks, hook)
+        if prepend:
+            items = list(hooks.items())
+            hooks.clear()
+            hooks.update(items[-1:] + items[:-1])
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
+        return handle
 
     # ------------------------------------------------------------------ registration
 
