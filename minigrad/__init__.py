@@ -41,7 +41,7 @@ long = int64
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("nn", "optim", "data", "viz", "serialization", "cli", "testing")
+_LAZY_MODULES = ("nn", "optim", "data", "utils", "viz", "serialization", "cli", "testing")
 
 
 def __getattr__(name):

@@ -1,6 +1,9 @@
-"""Datasets: anything with `__getitem__` and `__len__`, and `TensorDataset`, which pairs
-tensors sample by sample along their first dimension (as torch.utils.data)."""
+"""Datasets: anything with `__getitem__` and `__len__`; `TensorDataset`, which pairs
+tensors sample by sample along their first dimension; `Subset` (some samples of a dataset,
+by index) and `ConcatDataset` (datasets one after another), as torch.utils.data."""
 
+import bisect
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -16,6 +19,9 @@ class Dataset:
 
     def __len__(self) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __add__(self, other: "Dataset") -> "ConcatDataset":
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -48,3 +54,67 @@ class TensorDataset(Dataset):
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order: `subset[i]` is
+    `dataset[indices[i]]`; as in PyTorch, a list of positions is passed on to the dataset as
+    one list of indices (a TensorDataset then gives batched tensors), and
+    `subset.__getitems__(positions)` gives the list of samples.
+
+    Args:
+        dataset: any dataset.
+        indices: a sequence of indices into `dataset` (ints, possibly repeated).
+    """
+
+    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, idx):
+        if isinstance(idx, list):
+            return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
+
+    def __getitems__(self, positions):
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if callable(getitems):
+            return getitems([self.indices[i] for i in positions])
+        return [self.dataset[self.indices[i]] for i in positions]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """Several datasets one after another: indices 0..len(d0)-1 are d0's samples, the next
+    len(d1) are d1's, and so on (negative indices count from the end).
+
+    `cumulative_sizes[k]` is the number of samples in datasets 0..k.
+    """
+
+    def __init__(self, datasets) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = []
+        total = 0
+        for d in self.datasets:
+            total += len(d)
+            self.cumulative_sizes.append(total)
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx: int):
+        n = len(self)
+        if idx < 0:
+            if -idx > n:
+                raise ValueError(f"ConcatDataset: absolute value of index {idx} should not "
+                                 f"exceed dataset length {n}")
+            idx += n
+        if idx >= n:
+            raise IndexError(f"ConcatDataset: index {idx} is out of range for {n} samples")
+        k = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[k - 1] if k > 0 else 0
+        return self.datasets[k][idx - start]

@@ -31,12 +31,14 @@ class DataLoader:
         shuffle: draw a new random order at the start of every epoch (every `iter()`),
             from minigrad's generator, so `mg.manual_seed` makes it reproducible.
         drop_last: drop the last batch when it is smaller than `batch_size`.
+        collate_fn: called with the list of a batch's samples; what it returns is the batch
+            (by default `default_collate`, the tuple of batched Tensors described above).
 
     `len(loader)` is the number of batches per epoch.
     """
 
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False, collate_fn=None) -> None:
         # bool is an int subclass; DataLoader(ds, True) is almost surely a mistake.
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
             raise TypeError(f"DataLoader: batch_size must be an int, "
@@ -47,6 +49,10 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be callable, "
+                            f"got {type(collate_fn).__name__}")
+        self.collate_fn = default_collate if collate_fn is None else collate_fn
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -61,14 +67,17 @@ class DataLoader:
         batches = (order[start:start + self.batch_size]
                    for start in range(0, stop, self.batch_size))
         # A subclass that overrides __getitem__ (say, to augment) must go the slow way.
-        if getattr(type(self.dataset), "__getitem__", None) is TensorDataset.__getitem__:
+        if (self.collate_fn is default_collate
+                and getattr(type(self.dataset), "__getitem__", None) is TensorDataset.__getitem__):
             tensors = self.dataset.tensors
             return (tuple(t[index] for t in tensors) for index in batches)
-        return (_collate([self.dataset[int(i)] for i in index]) for index in batches)
+        collate = self.collate_fn
+        return (collate([self.dataset[int(i)] for i in index]) for index in batches)
 
 
-def _collate(samples: list) -> tuple:
-    """A list of samples -> a tuple with one batched Tensor per component."""
+def default_collate(samples: list) -> tuple:
+    """A list of samples -> a tuple with one batched Tensor per component (the DataLoader's
+    default `collate_fn`; a custom one may call it after its own preprocessing)."""
     if not isinstance(samples[0], (tuple, list)):
         return (_stack(samples),)
     width = len(samples[0])
