@@ -21,6 +21,7 @@ from .factories import (  # noqa: F401
     arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand, rand_like,
     randint, randn, randn_like, zeros, zeros_like,
 )
+from .interop import from_dlpack  # noqa: F401
 from .gradcheck import (  # noqa: F401
     GradcheckError, gradcheck, gradcheck_localize, gradcheck_precision, gradcheck_report,
     gradgradcheck,

@@ -249,6 +249,20 @@ class Tensor:
             return array.astype(dtype)
         return array.copy() if copy else array
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of this tensor's memory (zero-copy), as `torch.from_dlpack(t)` and
+        `np.from_dlpack(t)` ask for. A tensor that requires grad raises RuntimeError, as in
+        PyTorch: export `t.detach()`. See `minigrad/interop.py`."""
+        from .interop import tensor_dlpack
+
+        return tensor_dlpack(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        """(1, 0) for a CPU tensor, (2, N) for one on cuda:N (DLPack device type, index)."""
+        from .interop import tensor_dlpack_device
+
+        return tensor_dlpack_device(self)
+
     def item(self):
         """The single value as a Python number."""
         if self.numel() != 1:

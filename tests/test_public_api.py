@@ -23,8 +23,8 @@ TOP_LEVEL = [
     "argmax", "argmin", "softmax", "log_softmax", "matmul", "reshape", "view", "flatten",
     "transpose", "permute", "squeeze", "unsqueeze", "expand", "broadcast_to", "cat", "stack", "pad",
     "add", "sub", "mul", "div", "pow", "neg", "clone",
-    # saving
-    "save", "load",
+    # saving, interop
+    "save", "load", "from_dlpack",
 ]
 
 SUBMODULE_NAMES = {
@@ -52,7 +52,7 @@ TENSOR_ATTRIBUTES = [
     "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
     "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__neg__", "__eq__", "__ne__", "__lt__",
     "__le__", "__gt__", "__ge__", "__iadd__", "__isub__", "__imul__", "__itruediv__",
-    "__getitem__", "__setitem__",
+    "__getitem__", "__setitem__", "__dlpack__", "__dlpack_device__",
     "add_", "sub_", "mul_", "div_", "zero_", "fill_", "copy_", "uniform_", "normal_",
 ]
 
