@@ -22,12 +22,19 @@ whose "type" tag says what it stands for:
     {"type": "dict", "items": [[KEY, NODE], ...]}  dict, in order; KEY is a "str" or "int"
                                                    node, so {0: ...} and {"0": ...} differ
     {"type": "tensor", "array": "arr_0", "dtype": "float32", "shape": [2, 3]}
+                                                   a CPU Tensor; one saved from a GPU also has
+                                                   "device": "cuda:0" (load restores it)
     {"type": "ndarray", "array": "arr_1", "dtype": "int64", "shape": [4]}
     {"type": "numpy_scalar", "array": "arr_2", "dtype": "float32", "shape": []}
 
 "array" names the .npy member (without ".npy"); "dtype" and "shape" repeat its header so
 that a mismatched or swapped member is caught. Arrays may be bool, integer, unsigned,
 floating or complex: the kinds every .npy reader understands and none that need pickle.
+
+`save` and `load` also take a file-like object (io.BytesIO, an open file) instead of a path;
+that is written directly, not atomically. A path ending in ".safetensors", or
+format="safetensors", selects the safetensors format instead (minigrad/safetensors_format.py:
+flat dicts of tensors, for exchange with PyTorch / Hugging Face tooling).
 
 Saving writes a temporary file `.mg-<hash of the name>-<random>.mgtmp` beside the target,
 fsyncs it and renames it over the target (os.replace is atomic), so a crash mid-save leaves
@@ -41,6 +48,7 @@ path.
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -61,6 +69,8 @@ import numpy as np
 
 import minigrad
 
+from . import safetensors_format
+
 FORMAT_NAME = "minigrad-checkpoint"
 FORMAT_VERSION = 1
 _MANIFEST = "manifest.json"
@@ -69,37 +79,90 @@ _ARRAY_KINDS = "biufc"  # bool, int, uint, float, complex: plain bytes, portable
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def save(obj: Any, path: str | os.PathLike) -> None:
+FORMATS = ("minigrad", "safetensors")
+
+
+def save(obj: Any, path, *, format: str | None = None) -> None:  # noqa: A002 (torch's name)
     """Write `obj` to `path` atomically (see the module docstring for the format).
 
     Args:
         obj: any nesting of dict (str or int keys), list and tuple over Tensors, numpy
             arrays and numpy scalars, int, float, bool, str and None, e.g.
             `{"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}`.
-            Tensors are saved by value (detached, copied to the CPU). Subclasses of dict,
+            Tensors are saved by value (detached, copied to the CPU) with the device they
+            were on, which `load` restores (or remaps: `map_location`). Subclasses of dict,
             list and tuple (OrderedDict, namedtuple) are saved as the base type, and an
-            object that appears twice is saved twice.
-        path: the file to write; it is replaced only once the new one is complete.
+            object that appears twice is saved twice. For the safetensors format: a flat
+            dict of str -> Tensor or numpy array (e.g. `model.state_dict()`).
+        path: the file to write (str or os.PathLike; it is replaced only once the new one is
+            complete), or a writable binary file-like object such as io.BytesIO.
+        format: "minigrad" (the zip format above) or "safetensors". Default: "safetensors"
+            for a path ending in .safetensors, else "minigrad".
 
     Raises:
         TypeError: an unsupported type, naming it and where it sits, e.g.
-            `save: unsupported type set at ['optimizer']['state'][0]`.
-        ValueError: a container that contains itself.
+            `save: unsupported type set at ['optimizer']['state'][0]`; a PyTorch tensor is
+            named as such, with how to convert it.
+        ValueError: a container that contains itself; an unknown format.
+        ImportError: format "safetensors" without the `safetensors` package.
     """
-    arrays: list[np.ndarray] = []
-    root = _encode(obj, arrays, [], set())
-    manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "root": root}
-    manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
+    fmt = _choose_format(path, format, "save")
     # Everything is encoded before the disk is touched, so a TypeError leaves no file behind.
-    _write_atomically(os.fspath(path), manifest_bytes, arrays)
+    if fmt == "safetensors":
+        data = safetensors_format.encode(obj, _unsupported)
+
+        def write(f):
+            f.write(data)
+    else:
+        arrays: list[np.ndarray] = []
+        root = _encode(obj, arrays, [], set())
+        manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "root": root}
+        manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
+
+        def write(f):
+            _write_zip(f, manifest_bytes, arrays)
+    if _is_file_like(path, "write"):
+        write(path)
+        return
+    _write_atomically(os.fspath(path), write)
 
 
-def load(path: str | os.PathLike) -> Any:
-    """Read a checkpoint written by `save`.
+def _is_file_like(obj, method: str) -> bool:
+    return not isinstance(obj, (str, bytes, os.PathLike)) and callable(getattr(obj, method, None))
 
-    Tensors come back as new CPU Tensors with their saved dtype and requires_grad=False
-    (move them with `.to(device)` and load them into a module with `load_state_dict`);
-    numpy arrays come back as arrays, tuples as tuples and dict keys with their types.
+
+def _choose_format(path, fmt, op) -> str:
+    if fmt is None:
+        if isinstance(path, (str, os.PathLike)) and \
+                os.fspath(path).lower().endswith(".safetensors"):
+            return "safetensors"
+        return "minigrad"
+    if fmt not in FORMATS:
+        raise ValueError(f"{op}: unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    return fmt
+
+
+def _name_of(f) -> str:
+    """How an error names a file-like object: its .name, else its type."""
+    name = getattr(f, "name", None)
+    return name if isinstance(name, str) else f"<{type(f).__name__}>"
+
+
+def load(path, map_location=None, *, format: str | None = None) -> Any:  # noqa: A002
+    """Read a checkpoint written by `save` (or a safetensors file).
+
+    Tensors come back as new Tensors with their saved dtype and requires_grad=False, on the
+    device they were saved from, as torch.load does (load them into a module with
+    `load_state_dict`); numpy arrays come back as arrays, tuples as tuples and dict keys with
+    their types. A safetensors file gives a dict of name -> CPU Tensor.
+
+    Args:
+        path: a str or os.PathLike, or a readable binary file-like object (io.BytesIO).
+        map_location: where the tensors go instead: a device ("cpu", "cuda:0", a mg.Device)
+            for all of them, or a dict mapping saved device names to devices, e.g.
+            `{"cuda:0": "cpu"}`. `map_location="cpu"` loads a CUDA checkpoint on a machine
+            without a GPU.
+        format: "minigrad" or "safetensors"; default: by the extension, else by the contents.
 
     Reading is bounded by the file's size: only a regular file is opened, every member must
     be stored (not compressed), appear once, lie inside the file and be referenced once, and
@@ -112,11 +175,37 @@ def load(path: str | os.PathLike) -> Any:
             truncated, not a minigrad checkpoint (another zip, a plain .npz, a text file), from
             a newer format version, or its manifest does not match its contents. The message
             names the path and the problem.
+        RuntimeError: a tensor was saved on a CUDA device that is not available here (and
+            map_location does not move it).
+        ImportError: a safetensors file without the `safetensors` package.
     """
+    fmt = format if format is None else _choose_format(path, format, "load")
+    if fmt is None and not _is_file_like(path, "read"):
+        fmt = "safetensors" if _choose_format(path, None, "load") == "safetensors" else None
+    place = _placement(map_location)
+    if _is_file_like(path, "read"):
+        name = _name_of(path)
+        data = path.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"load: {name} returned {type(data).__name__} from read(); open "
+                            "the file in binary mode ('rb')")
+        return _load_from(io.BytesIO(data), len(data), name, fmt, place)
     name = os.fspath(path)
     with _open_regular_file(name) as f:
+        return _load_from(f, os.fstat(f.fileno()).st_size, name, fmt, place)
+
+
+def _load_from(f, size: int, name: str, fmt, place) -> Any:
+    if fmt is None:  # by the contents: a zip starts with "PK"
+        head = f.read(16)
+        f.seek(0)
+        fmt = "safetensors" if not head.startswith(b"PK") and \
+            safetensors_format.looks_like_safetensors(head) else "minigrad"
+    try:
+        if fmt == "safetensors":
+            return _read_safetensors(f, size, name, place)
         try:
-            return _read(f, os.fstat(f.fileno()).st_size)
+            return _read(f, size, place)
         except _FormatError as e:
             raise ValueError(f"load: {name!r} is not a valid minigrad checkpoint: {e}") from None
         # What a damaged zip or .npy member raises deep inside zipfile and numpy: BadZipFile
@@ -128,6 +217,49 @@ def load(path: str | os.PathLike) -> Any:
                 RecursionError, NotImplementedError, RuntimeError, OverflowError, OSError) as e:
             raise ValueError(f"load: {name!r} is damaged or not a minigrad checkpoint: "
                              f"{type(e).__name__}: {e}") from e
+    except _DeviceUnavailable as e:
+        raise RuntimeError(f"load: {name!r}: {e}") from None
+
+
+def _read_safetensors(f, size: int, name: str, place) -> dict:
+    """{name: Tensor} of a safetensors file (read whole: it is at most `size` bytes)."""
+    try:
+        arrays = safetensors_format.decode(f.read(size))
+        return {key: _to_tensor(array, [key], place("cpu")) for key, array in arrays.items()}
+    except (ValueError, _FormatError) as e:
+        raise ValueError(f"load: {name!r} is not a valid safetensors file: {e}") from None
+
+
+class _DeviceUnavailable(Exception):
+    """A saved device that cannot be used here; load re-raises it as RuntimeError (kept apart
+    from the RuntimeErrors of a damaged zip, which become ValueError)."""
+
+
+def _placement(map_location):
+    """A function saved device name -> the Device its tensors load onto, per map_location."""
+    from .backend.device import Device, as_device
+
+    if map_location is None:
+        mapping = {}
+    elif isinstance(map_location, (str, Device)):
+        target = as_device(map_location)  # fails now, before reading, if it is unusable
+        return lambda saved: target
+    elif isinstance(map_location, dict):
+        mapping = {str(Device(k)): Device(v) for k, v in map_location.items()}
+    else:
+        raise TypeError(f"load: map_location must be a device (str or mg.Device) or a dict of "
+                        f"them, got {type(map_location).__name__}")
+
+    def place(saved: str):
+        device = mapping.get(saved, Device(saved))
+        try:
+            return as_device(device)
+        except RuntimeError as e:
+            hint = (" (to load it on this machine's CPU: mg.load(path, map_location='cpu'))"
+                    if device.type == "cuda" else "")
+            raise _DeviceUnavailable(f"it holds tensors saved on {saved}, which cannot be "
+                                     f"used here: {e}{hint}") from None
+    return place
 
 
 def _open_regular_file(name: str):
@@ -167,7 +299,10 @@ def _encode(obj: Any, arrays: list, keys: list, open_containers: set) -> dict:
     if isinstance(obj, str):
         return {"type": "str", "value": str(obj)}
     if isinstance(obj, minigrad.Tensor):
-        return _encode_array(obj.detach().cpu().numpy(), "tensor", arrays, keys)
+        node = _encode_array(obj.detach().cpu().numpy(), "tensor", arrays, keys)
+        if obj.device.type != "cpu":  # CPU tensors: no key (files as before the key existed)
+            node["device"] = str(obj.device)
+        return node
     if isinstance(obj, np.ndarray):
         return _encode_array(obj, "ndarray", arrays, keys)
     if isinstance(obj, (dict, list, tuple)):
@@ -184,7 +319,20 @@ def _encode(obj: Any, arrays: list, keys: list, open_containers: set) -> dict:
                                            for i, v in enumerate(obj)]}
         finally:
             open_containers.discard(id(obj))
-    raise TypeError(f"save: unsupported type {type(obj).__name__} at {_where(keys)}")
+    raise _unsupported(obj, keys)
+
+
+def _unsupported(obj: Any, keys: list) -> TypeError:
+    """The TypeError for a value save cannot hold; PyTorch tensors get told how to convert."""
+    kind = type(obj)
+    if kind.__module__.split(".")[0] == "torch" and hasattr(obj, "__dlpack__"):
+        return TypeError(
+            f"save: the value at {_where(keys)} is a PyTorch tensor ({kind.__module__}."
+            f"{kind.__name__}); minigrad does not import torch. Convert it first: "
+            "mg.from_dlpack(t.detach()) (no copy) or t.detach().cpu().numpy(); for a whole "
+            "state dict {k: mg.from_dlpack(v.detach()) for k, v in sd.items()}, or write it "
+            "with safetensors.torch.save_file and read that with mg.load")
+    return TypeError(f"save: unsupported type {kind.__name__} at {_where(keys)}")
 
 
 def _encode_key(key: Any, keys: list) -> dict:
@@ -206,7 +354,7 @@ def _encode_array(array: np.ndarray, tag: str, arrays: list, keys: list) -> dict
             "shape": list(array.shape)}
 
 
-def _write_atomically(path: str, manifest: bytes, arrays: list) -> None:
+def _write_atomically(path: str, write) -> None:
     """Write the zip to a temporary file in the target's folder, then rename it over the target.
 
     A symlink is followed (its target is replaced, the link stays); anything else that is not
@@ -224,7 +372,7 @@ def _write_atomically(path: str, manifest: bytes, arrays: list) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             _hold_lock(f)  # tells a later save that this temporary file is still being written
-            _write_zip(f, manifest, arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())  # the data must be on disk before the rename can expose it
             os.replace(tmp, target)  # while still locked (POSIX renames open files)
@@ -315,7 +463,7 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def _read(f, size: int) -> Any:
+def _read(f, size: int, place) -> Any:
     if not zipfile.is_zipfile(f):
         raise _FormatError("not a zip archive (the file is truncated, or of another kind)")
     f.seek(0)
@@ -329,7 +477,7 @@ def _read(f, size: int) -> Any:
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise _FormatError(f"{_MANIFEST} is not valid JSON: {e}") from None
         _check_header(manifest)
-        return _decode(manifest["root"], _Arrays(archive, members), [])
+        return _decode(manifest["root"], _Arrays(archive, members, place), [])
 
 
 # A local file header is at least 30 bytes before the member's data.
@@ -367,8 +515,9 @@ def _check_members(infos: list, size: int) -> dict:
 class _Arrays:
     """Reads the .npy members the manifest names, each at most once."""
 
-    def __init__(self, archive: zipfile.ZipFile, members: dict):
+    def __init__(self, archive: zipfile.ZipFile, members: dict, place):
         self.archive, self.members, self.used = archive, members, set()
+        self.place = place  # saved device name -> Device to load onto
 
     def read(self, node: dict, keys: list) -> np.ndarray:
         name = node.get("array")
@@ -462,19 +611,30 @@ def _decode(node: Any, arrays, keys: list) -> Any:
         array = arrays.read(node, keys)
         if tag == "numpy_scalar":
             return array[()]
-        return _to_tensor(array, keys) if tag == "tensor" else array
+        if tag == "ndarray":
+            return array
+        saved = node.get("device", "cpu")
+        try:
+            from .backend.device import Device
+
+            saved = str(Device(saved))
+        except (TypeError, ValueError):
+            raise _FormatError(f"the tensor at {_where(keys)} has a bad device {saved!r}") \
+                from None
+        return _to_tensor(array, keys, arrays.place(saved))
     if tag in ("none", "bool", "int", "float", "str", "list", "tuple", "dict"):
         raise _FormatError(f"malformed {tag} node at {_where(keys)}: {node!r}")
     raise _FormatError(f"unknown type tag {tag!r} at {_where(keys)}")
 
 
-def _to_tensor(array: np.ndarray, keys: list):
+def _to_tensor(array: np.ndarray, keys: list, device):
     # A file written on a big-endian machine holds big-endian arrays; tensors want native.
     array = array.astype(array.dtype.newbyteorder("="), copy=False)
     try:
-        return minigrad.from_numpy(array)
+        t = minigrad.from_numpy(array)
     except (TypeError, ValueError) as e:  # e.g. a complex array tagged as a tensor
         raise _FormatError(f"the tensor at {_where(keys)} cannot be rebuilt: {e}") from None
+    return t if device.type == "cpu" else t.to(device)
 
 
 def _decode_key(node: Any, keys: list) -> str | int:

@@ -247,8 +247,12 @@ def test_save_load_cuda_tensors_and_state_dicts(device, tmp_path):
     path = tmp_path / "ckpt.mg"
     mg.save({"t": t, "model": model.state_dict(), "opt": opt.state_dict()}, path)
     loaded = mg.load(path)
-    assert loaded["t"].device == "cpu"  # loaded on the CPU, values intact
+    assert loaded["t"].device == device  # back on the device it was saved from, as torch.load
     np.testing.assert_array_equal(host(loaded["t"]), host(t))
+    on_cpu = mg.load(path, map_location="cpu")  # e.g. on a machine without a GPU
+    assert on_cpu["t"].device == "cpu" and on_cpu["model"]["0.weight"].device == "cpu"
+    np.testing.assert_array_equal(on_cpu["t"].numpy(), host(t))
+    loaded = on_cpu
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(host(loaded["model"][key]), host(value))
 

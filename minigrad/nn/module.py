@@ -20,7 +20,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd import no_grad
 from ..hooks import HookDict, add_hook
-from ..backend.device import as_device
+from ..backend.device import as_device, move
 from ..tensor import Tensor, parse_to_args
 from .parameter import Parameter
 
@@ -362,7 +362,8 @@ class Module:
         return destination
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        """Copy values (Tensors or numpy arrays) into this module's parameters and buffers.
+        """Copy values (Tensors, numpy arrays, or PyTorch tensors, e.g. a
+        `torch_model.state_dict()`) into this module's parameters and buffers.
 
         Values are written in place, so parameters keep their identity. A shape mismatch
         raises RuntimeError naming the key; with strict=True so does a missing or an
@@ -401,8 +402,8 @@ class Module:
         with no_grad():
             for key, array in arrays.items():
                 target = own[key]
-                xp = target.device.xp
-                target._data[...] = xp.asarray(array).astype(target.dtype, copy=False)
+                target._data[...] = _on_device(array, target.device).astype(target.dtype,
+                                                                            copy=False)
                 target._version_counter.value += 1
         return IncompatibleKeys(missing, unexpected)
 
@@ -442,15 +443,38 @@ def _remove_from(name, *stores):
             del store[name]
 
 
+def _on_device(array, device):
+    """`array` (numpy or CuPy) as an array of `device`: as is when it already lives there."""
+    if device.type == "cpu":
+        return array if isinstance(array, np.ndarray) else array.get()
+    xp = device.xp
+    if isinstance(array, np.ndarray):
+        with xp.cuda.Device(device.index):
+            return xp.asarray(array)
+    return array if array.device.id == device.index else move(array, device)
+
+
 def _as_array(value, key):
+    """The array behind a state-dict value: a Tensor's own (any device), a numpy array, a
+    CuPy array, or, duck-typed through DLPack (torch is never imported), a PyTorch tensor's
+    memory, shared without a copy."""
     if isinstance(value, Tensor):
-        data = value._data
-        return data.get() if hasattr(data, "get") and not isinstance(data, np.ndarray) else data
+        return value._data
     if isinstance(value, (np.ndarray, np.generic, int, float, bool)):
         return np.asarray(value)
-    if hasattr(value, "__cuda_array_interface__"):
-        return value
+    if hasattr(value, "__cuda_array_interface__") and not hasattr(value, "detach"):
+        return value  # a CuPy array
+    if hasattr(value, "__dlpack__"):  # a PyTorch tensor (or any DLPack producer)
+        from ..interop import from_dlpack
+
+        if getattr(value, "requires_grad", False) and hasattr(value, "detach"):
+            value = value.detach()  # e.g. dict(torch_model.named_parameters())
+        try:
+            return from_dlpack(value)._data
+        except (TypeError, BufferError, RuntimeError) as e:
+            raise TypeError(f"load_state_dict: value for {key!r} ({type(value).__name__}) "
+                            f"cannot be read: {e}") from None
     raise TypeError(
-        f"load_state_dict: value for {key!r} must be a Tensor or a numpy array, "
-        f"got {type(value).__name__}"
+        f"load_state_dict: value for {key!r} must be a Tensor, a numpy array or a PyTorch "
+        f"tensor, got {type(value).__name__}"
     )
