@@ -198,6 +198,9 @@ def _optimizers():
         "adam_amsgrad": lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True, weight_decay=0.1),
         "adamw": lambda ps: optim.AdamW(ps, lr=0.01),
         "rmsprop": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5),
+        "adagrad": lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01, weight_decay=0.1,
+                                            initial_accumulator_value=0.1),
+        "adadelta": lambda ps: optim.Adadelta(ps, lr=0.5, rho=0.8, weight_decay=0.1),
     }
 
 

@@ -1,6 +1,7 @@
 """`mg.optim`: optimizers with PyTorch's update rules, and `lr_scheduler`."""
 
 from . import lr_scheduler  # noqa: F401
+from .adagrad import Adadelta, Adagrad  # noqa: F401
 from .adam import Adam, AdamW  # noqa: F401
 from .optimizer import Optimizer  # noqa: F401
 from .rmsprop import RMSprop  # noqa: F401

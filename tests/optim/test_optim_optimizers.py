@@ -97,6 +97,31 @@ def test_rmsprop_three_steps_by_hand():
         np.testing.assert_allclose(ours[step], w, rtol=1e-12)
 
 
+def test_adagrad_three_steps_by_hand():
+    lr, lr_decay, wd, init, eps = 0.1, 0.5, 0.05, 0.2, 1e-10
+    ours = run_mg(lambda ps: optim.Adagrad(ps, lr=lr, lr_decay=lr_decay, weight_decay=wd,
+                                           initial_accumulator_value=init, eps=eps), 3)
+    w, acc = W0.copy(), np.full_like(W0, init)
+    for t in range(1, 4):
+        g = np_grad(w, t - 1) + wd * w
+        acc = acc + g * g
+        w = w - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(acc) + eps)
+        np.testing.assert_allclose(ours[t - 1], w, rtol=1e-13)
+
+
+def test_adadelta_three_steps_by_hand():
+    lr, rho, eps, wd = 0.5, 0.8, 1e-6, 0.05
+    ours = run_mg(lambda ps: optim.Adadelta(ps, lr=lr, rho=rho, eps=eps, weight_decay=wd), 3)
+    w, v, u = W0.copy(), np.zeros_like(W0), np.zeros_like(W0)
+    for step in range(3):
+        g = np_grad(w, step) + wd * w
+        v = rho * v + (1 - rho) * g * g
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u = rho * u + (1 - rho) * delta * delta
+        w = w - lr * delta
+        np.testing.assert_allclose(ours[step], w, rtol=1e-13)
+
+
 CONFIGS = [
     ("SGD", dict(lr=0.05)),
     ("SGD", dict(lr=0.05, momentum=0.9)),
@@ -113,6 +138,14 @@ CONFIGS = [
     ("RMSprop", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.9, weight_decay=0.1)),
     ("RMSprop", dict(lr=0.01, alpha=0.5, centered=True, momentum=0.5)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05)),
+    ("Adagrad", dict(lr=0.1, weight_decay=0.2, initial_accumulator_value=0.5, eps=1e-3)),
+    ("Adagrad", dict(lr=0.05, lr_decay=0.01, weight_decay=0.1, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4)),
+    ("Adadelta", dict(lr=0.3, rho=0.95, weight_decay=0.2)),
+    ("Adadelta", dict(lr=0.1, weight_decay=0.1, maximize=True)),
 ]
 
 
@@ -169,6 +202,13 @@ def test_step_bumps_version_so_stale_graphs_fail():
     (lambda ps: optim.Adam(ps, betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
     (lambda ps: optim.AdamW(ps, eps=-1e-8), "Invalid epsilon value: -1e-08"),
     (lambda ps: optim.RMSprop(ps, alpha=-0.9), "Invalid alpha value: -0.9"),
+    (lambda ps: optim.Adagrad(ps, lr_decay=-1), "Invalid lr_decay value: -1"),
+    (lambda ps: optim.Adagrad(ps, initial_accumulator_value=-1),
+     "Invalid initial_accumulator_value value: -1"),
+    (lambda ps: optim.Adagrad(ps, eps=float("nan")), "Invalid epsilon value: nan"),
+    (lambda ps: optim.Adadelta(ps, rho=1.5), "Invalid rho value: 1.5"),
+    (lambda ps: optim.Adadelta(ps, lr=-1), "Invalid learning rate: -1"),
+    (lambda ps: optim.Adadelta(ps, weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
     (lambda ps: [], "empty parameter list"),
 ])
 def test_hyperparameter_validation(make, message):
@@ -187,7 +227,10 @@ def test_rejects_non_leaf_and_non_tensor():
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9)),
                                          ("Adam", dict(lr=0.05, amsgrad=True)),
-                                         ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True))])
+                                         ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+                                         ("Adagrad", dict(lr=0.1, lr_decay=0.1,
+                                                          initial_accumulator_value=0.3)),
+                                         ("Adadelta", dict(lr=0.5, rho=0.7))])
 def test_state_dict_round_trip_resumes_identically(name, kwargs, tmp_path):
     full = run_mg(lambda ps: getattr(optim, name)(ps, **kwargs), 6)
     p = nn.Parameter(mg.tensor(W0.copy()))
@@ -217,3 +260,26 @@ def test_state_dict_round_trip_resumes_identically(name, kwargs, tmp_path):
     with pytest.raises(ValueError, match="doesn't match the size"):
         group = dict(sd["param_groups"][0], params=[0, 1])
         opt2.load_state_dict({"state": {}, "param_groups": [group]})
+
+
+@pytest.mark.parametrize("name,kwargs", [("Adagrad", dict(lr=0.1, lr_decay=0.1)),
+                                         ("Adadelta", dict(lr=0.5))])
+def test_state_layout_matches_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    p = nn.Parameter(mg.tensor(W0.copy()))
+    tp = torch.nn.Parameter(torch.tensor(W0.copy()))
+    ours, theirs = getattr(optim, name)([p], **kwargs), getattr(torch.optim, name)([tp], **kwargs)
+    # Adagrad makes its state at construction, Adadelta at the first step, in both libraries.
+    assert sorted(ours.state_dict()["state"]) == sorted(theirs.state_dict()["state"])
+    loss_fn(p, 0).backward()
+    loss_fn(tp, 0).backward()
+    ours.step()
+    theirs.step()
+    s, ts = ours.state_dict(), theirs.state_dict()
+    assert sorted(s["state"][0]) == sorted(ts["state"][0])
+    for key, value in ts["state"][0].items():
+        got = s["state"][0][key]
+        np.testing.assert_allclose(got.numpy() if isinstance(got, mg.Tensor) else got,
+                                   value.numpy(), rtol=1e-12)
+    for key in set(s["param_groups"][0]) & set(ts["param_groups"][0]) - {"params"}:
+        assert s["param_groups"][0][key] == ts["param_groups"][0][key], key
