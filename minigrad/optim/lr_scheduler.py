@@ -1,7 +1,10 @@
-"""Learning-rate schedulers (StepLR, ExponentialLR, CosineAnnealingLR) with PyTorch's
-chainable update rules: each step() sets every group's "lr" from its current value."""
+"""Learning-rate schedulers with PyTorch's update rules: StepLR, MultiStepLR, ExponentialLR,
+CosineAnnealingLR, LinearLR (chainable: each step() sets every group's "lr" from its current
+value), LambdaLR, OneCycleLR (one_cycle.py) and ReduceLROnPlateau (plateau.py)."""
 
 import math
+import types
+from collections import Counter
 
 
 class LRScheduler:
@@ -110,3 +113,102 @@ class CosineAnnealingLR(LRScheduler):
                     for base, group in zip(self.base_lrs, groups)]
         return [(1 + math.cos(math.pi * t / t_max)) / (1 + math.cos(math.pi * (t - 1) / t_max))
                 * (group["lr"] - eta_min) + eta_min for group in groups]
+
+
+class LambdaLR(LRScheduler):
+    """lr = initial_lr * lr_lambda(epoch); one function for all groups or one per group.
+
+    state_dict() keeps the state of callable objects among the lambdas (their __dict__), not
+    plain functions, as PyTorch.
+    """
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(f"LambdaLR: expected {n} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
+
+    def state_dict(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        lambdas = state_dict.pop("lr_lambdas", [None] * len(self.lr_lambdas))
+        self.__dict__.update(state_dict)
+        for fn, saved in zip(self.lr_lambdas, lambdas):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class MultiStepLR(LRScheduler):
+    """lr *= gamma at each epoch listed in `milestones` (a milestone listed twice: gamma**2)."""
+
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        milestones = list(milestones)
+        for m in milestones:
+            if isinstance(m, bool) or not isinstance(m, int):
+                raise TypeError(f"MultiStepLR: milestones must be ints, got {m!r}")
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self.last_epoch not in self.milestones:
+            return [group["lr"] for group in groups]
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [group["lr"] * factor for group in groups]
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["milestones"] = dict(self.milestones)  # a plain dict: mg.save stores it
+        return state
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self.milestones = Counter({int(k): v for k, v in self.milestones.items()})
+
+
+class LinearLR(LRScheduler):
+    """The lr factor goes linearly from start_factor to end_factor over total_iters epochs,
+    then stays (PyTorch's chainable form)."""
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
+                 last_epoch=-1):
+        if start_factor > 1.0 or start_factor <= 0:
+            raise ValueError("LinearLR: starting multiplicative factor expected to be greater "
+                             f"than 0 and less or equal to 1, got {start_factor}")
+        if end_factor > 1.0 or end_factor < 0:
+            raise ValueError("LinearLR: ending multiplicative factor expected to be between 0 "
+                             f"and 1, got {end_factor}")
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in groups]
+        if self.last_epoch > self.total_iters:
+            return [group["lr"] for group in groups]
+        span = self.end_factor - self.start_factor
+        factor = 1.0 + span / (self.total_iters * self.start_factor + (self.last_epoch - 1) * span)
+        return [group["lr"] * factor for group in groups]
+
+
+from .one_cycle import OneCycleLR  # noqa: E402  (it subclasses LRScheduler, defined above)
+from .plateau import ReduceLROnPlateau  # noqa: E402
