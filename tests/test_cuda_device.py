@@ -82,6 +82,9 @@ def _modules():
                                               nn.SiLU(), nn.Tanh(), nn.Softplus(),
                                               nn.LeakyReLU(0.1), nn.ELU(), nn.Sigmoid(),
                                               nn.LogSoftmax(dim=1)), (3, 4)),
+        "activations_part3": (lambda: nn.Sequential(nn.Linear(4, 6), nn.GELU("tanh"),
+                                                    nn.LogSigmoid(), nn.Unflatten(1, (2, 3)),
+                                                    nn.LayerNorm((2, 3)), nn.Flatten()), (3, 4)),
     }
 
 
@@ -163,6 +166,16 @@ def _losses():
         "bce": lambda x, t, p: F.binary_cross_entropy(x.sigmoid(), p.sigmoid()),
         "bce_with_logits": lambda x, t, p: F.binary_cross_entropy_with_logits(x, p.sigmoid()),
         "CrossEntropyLoss": lambda x, t, p: mg.nn.CrossEntropyLoss()(x, t),
+        "cross_entropy_options": lambda x, t, p: F.cross_entropy(
+            x, t, weight=mg.arange(1, 5, dtype=x.dtype, device=x.device), ignore_index=2,
+            label_smoothing=0.2),
+        "bce_with_logits_pos_weight": lambda x, t, p: F.binary_cross_entropy_with_logits(
+            x, p.sigmoid(), pos_weight=mg.full((4,), 3.0, dtype=x.dtype, device=x.device)),
+        "l1_loss": lambda x, t, p: F.l1_loss(x, p),
+        "smooth_l1_loss": lambda x, t, p: mg.nn.SmoothL1Loss(beta=0.5)(x, p),
+        "huber_loss": lambda x, t, p: mg.nn.HuberLoss(delta=0.7, reduction="sum")(x, p),
+        "kl_div": lambda x, t, p: F.kl_div(F.log_softmax(x, 1), F.softmax(p, 1),
+                                           reduction="batchmean"),
     }
 
 
