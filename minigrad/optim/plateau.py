@@ -1,6 +1,7 @@
 """ReduceLROnPlateau: lower the lr when a metric stops improving (PyTorch's rules)."""
 
 import math
+import warnings
 
 from .lr_scheduler import LRScheduler
 
@@ -72,10 +73,17 @@ class ReduceLROnPlateau(LRScheduler):
     def get_lr(self):
         return [group["lr"] for group in self.optimizer.param_groups]
 
-    def step(self, metrics):  # noqa: D102  (the base's step() takes no metric)
-        """Record this epoch's metric (a number or a 0-d Tensor) and cut the lr if due."""
+    def step(self, metrics, epoch=None):  # noqa: D102  (the base's step() takes no metric)
+        """Record this epoch's metric (a number or a 0-d Tensor) and cut the lr if due.
+        `epoch` (deprecated in PyTorch, which warns too) sets the epoch counter instead of
+        adding one to it."""
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            warnings.warn("ReduceLROnPlateau.step: the epoch parameter is deprecated (as in "
+                          "PyTorch); call step(metrics) once per epoch", UserWarning, stacklevel=2)
+            self.last_epoch = epoch
         if self.is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0

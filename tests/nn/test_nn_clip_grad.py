@@ -55,7 +55,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, dtype):
 def test_clip_grad_norm_single_tensor_generator_and_empty():
     p = nn.Parameter(mg.zeros(3, dtype=mg.float64))
     p.grad = mg.tensor([3.0, 4.0, 0.0], dtype=mg.float64)
-    assert nn.utils.clip_grad_norm_(p, 1.0).item() == pytest.approx(5.0)
+    assert nn.utils.clip_grad_norm_(p, mg.tensor(1.0)).item() == pytest.approx(5.0)
     np.testing.assert_allclose(p.grad.numpy(), np.array([3, 4, 0]) / (5 + 1e-6), rtol=1e-14)
     mg.manual_seed(0)
     net = nn.Linear(3, 2)

@@ -185,3 +185,17 @@ def test_validation_of_the_other_schedulers():
     with pytest.raises(TypeError, match="not an Optimizer"):
         lr_scheduler.ReduceLROnPlateau(object())
     assert math.isinf(lr_scheduler.ReduceLROnPlateau(_opt(mg)).best)
+
+
+def test_plateau_epoch_argument_as_torch():
+    out = []
+    for lib in (mg, torch):
+        opt = _opt(lib)
+        sched = _sched(lib, "ReduceLROnPlateau", {})(opt, patience=0)
+        sched.step(1.0)
+        with pytest.warns(UserWarning, match="(?i)epoch"):
+            sched.step(2.0, epoch=10)
+        sched.step(3.0)
+        out.append((sched.last_epoch, sched.get_last_lr()))
+    assert out[0][0] == out[1][0] == 11
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-15)

@@ -30,6 +30,8 @@ def _grads(parameters, what):
 
 
 def _number(value, name, what):
+    if isinstance(value, Tensor) and value.numel() == 1 and value.dtype.kind in "fi":
+        return float(value.item())
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what}: {name} must be a number, got {value!r}")
     return float(value)
