@@ -173,3 +173,62 @@ def test_smoke_without_torch_and_threadpoolctl(monkeypatch):
     assert all(t["status"] == "not measured" for name, t in by_target.items() if "PyTorch" in name)
     text = bench.format_report(report)
     assert "not installed" in text and "torch" not in {r.impl for r in report["results"]}
+
+
+def test_progress_bar_ends_full_without_clamping_or_negative_time(capsys):
+    """Fractional steps (one round of three) used to sum past the total: tqdm warned
+    'clamping frac' and showed '<-00:00'."""
+    import warnings
+
+    from minigrad.bench.run import _Progress
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a TqdmWarning fails the test
+        progress = _Progress(total=9, enabled=True)
+        for _ in range(3):
+            progress.step(2 / 3)
+        for _ in range(3):
+            progress.step(5 / 3)
+        progress.step(1e-9)  # a float sum a hair above the total
+        assert progress.bar.n == 7
+        progress.step(5)  # more steps than counted: clamped, never past the total
+        assert progress.bar.n == 9
+        progress.finish()
+        progress.close()
+    err = capsys.readouterr().err
+    assert "-00:00" not in err and "100%" in err
+
+
+def test_plot_title_and_busy_warning():
+    from minigrad.bench.report import busy_warning, plot_title
+
+    machine = dict(bench.machine_info(1), cpu_model="X", cpu_count=2, loadavg_start=[9.0])
+    report = {"machine": dict(machine, threads=1), "config": {"name": "quick"}}
+    assert plot_title(report) == "minigrad bench (quick): X, 1 thread"
+    assert plot_title(dict(report, machine=dict(machine, threads=2))).endswith("2 threads")
+    assert busy_warning(machine).startswith("WARNING: the machine was busy (1-min load 9.00")
+    assert busy_warning(dict(machine, loadavg_start=[0.1])) is None
+
+
+def test_plot_shows_the_busy_warning(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from minigrad.bench.report import write_plot
+
+    drawn = []
+    original = Figure.text
+    monkeypatch.setattr(Figure, "text", lambda self, x, y, s, *a, **k: (
+        drawn.append(s), original(self, x, y, s, *a, **k))[1])
+    results = bench.compute_ratios([
+        Result("gemm", "8x8x8", MINIGRAD, _timing(1e-6), 1024, "GFLOP/s"),
+        Result("gemm", "8x8x8", REFERENCE, _timing(2e-6), 1024, "GFLOP/s")])
+    machine = dict(bench.machine_info(1), cpu_count=2, loadavg_start=[9.0])
+    write_plot({"machine": machine, "config": {"name": "t"}, "results": results},
+               tmp_path / "busy.png")
+    assert any(s.replace("\n", " ").startswith("WARNING: the machine was busy") for s in drawn)
+    drawn.clear()
+    write_plot({"machine": dict(machine, loadavg_start=[0.0]), "config": {"name": "t"},
+                "results": results}, tmp_path / "quiet.png")
+    assert not drawn
+    assert (tmp_path / "busy.png").read_bytes()[:4] == b"\x89PNG"

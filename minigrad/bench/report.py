@@ -24,6 +24,25 @@ GROUP_TITLES = {
 }
 
 
+def busy_warning(machine):
+    """The warning printed (and drawn on the plot) when the machine was busy, or None."""
+    load = machine.get("loadavg_start") or [0.0]
+    if load[0] <= 0.5 * (machine["cpu_count"] or 1):
+        return None
+    return (f"WARNING: the machine was busy (1-min load {load[0]:.2f} on "
+            f"{machine['cpu_count']} cores at the start): a thread descheduled in a "
+            "parallel region stalls it for milliseconds, so multi-threaded timings "
+            "are unreliable. Rerun when it is quiet (or with OMP_NUM_THREADS=1).")
+
+
+def plot_title(report):
+    """The plot's title: configuration, CPU and thread count."""
+    m = report["machine"]
+    threads = m["threads"]
+    return (f"minigrad bench ({report['config']['name']}): {m['cpu_model']}, "
+            f"{threads} thread{'' if threads == 1 else 's'}")
+
+
 def format_report(report):
     """The printed table: machine line, one block per group, then the targets."""
     m = report["machine"]
@@ -36,12 +55,9 @@ def format_report(report):
         f"numpy best child {_fmt_blas(m.get('numpy_best_child', {}).get('blas'))}"
         + (f"; env here sets {m['openblas_env']}" if m["openblas_env"] else ""),
     ]
-    load = m.get("loadavg_start") or [0.0]
-    if load[0] > 0.5 * (m["cpu_count"] or 1):
-        lines.append(f"WARNING: the machine was busy (1-min load {load[0]:.2f} on "
-                     f"{m['cpu_count']} cores at the start): a thread descheduled in a "
-                     "parallel region stalls it for milliseconds, so multi-threaded timings "
-                     "are unreliable. Rerun when it is quiet (or with OMP_NUM_THREADS=1).")
+    busy = busy_warning(m)
+    if busy:
+        lines.append(busy)
     if m.get("numpy_best_child", {}).get("error"):
         lines.append(f"numpy best child FAILED: {m['numpy_best_child']['error']}")
     sources = sorted(set(m["kernel_sources"].values()))
@@ -122,10 +138,16 @@ def write_plot(report, path):
     ax.invert_yaxis()
     ax.set_xlabel("speed relative to the fastest implementation (1 = fastest)")
     ax.set_xlim(0, 1.05)
-    m = report["machine"]
-    ax.set_title(f"minigrad bench ({report['config']['name']}): {m['cpu_model']}, "
-                 f"{m['threads']} threads", fontsize=9)
+    ax.set_title(plot_title(report), fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    busy = busy_warning(report["machine"])
+    if busy:  # on the picture too: a PNG travels without the text report
+        import textwrap
+
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+        fig.text(0.01, 0.01, textwrap.fill(busy, 150), fontsize=7, color="red",
+                 va="bottom", ha="left")
+    else:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

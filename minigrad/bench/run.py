@@ -15,14 +15,22 @@ from .train import _train_results
 
 
 class _Progress:
-    """tqdm over the (workload, impl) measurements, or nothing."""
+    """tqdm over the (workload, impl) measurements, or nothing.
+
+    Steps may be fractions (one round of several); they are summed here and the bar moves by
+    whole units, never past `total` (float sums such as 3 x 2/3 = 2.0000000000000004 made
+    tqdm warn "clamping frac" and show a remaining time of "-00:00"). `finish()` fills the
+    bar when the run completed.
+    """
 
     def __init__(self, total, enabled):
         self.bar = None
+        self.total = int(total)
+        self.done = 0.0
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc="minigrad bench", file=sys.stderr,
+            self.bar = tqdm(total=self.total, desc="minigrad bench", file=sys.stderr,
                             mininterval=0.5, dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
@@ -31,8 +39,16 @@ class _Progress:
             self.bar.set_postfix_str(text[:60], refresh=True)
 
     def step(self, n=1):
-        if self.bar is not None:
-            self.bar.update(n)
+        self.done += n
+        self._show(min(int(round(self.done, 6)), self.total))
+
+    def _show(self, units):
+        if self.bar is not None and units > self.bar.n:
+            self.bar.update(units - self.bar.n)
+
+    def finish(self):
+        self.done = self.total
+        self._show(self.total)
 
     def close(self):
         if self.bar is not None:
@@ -77,6 +93,7 @@ def run_benchmarks(cfg):
         results += train
         machine["train_step_impl"] = how
         results += _tiny_results(cfg, torch, progress)
+        progress.finish()
     finally:
         progress.close()
         limits.__exit__(None, None, None)
