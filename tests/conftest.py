@@ -15,6 +15,9 @@ import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 import minigrad as mg  # noqa: E402
+# One summary line per missing optional package (torch: the oracle tests) instead of one
+# SKIPPED line per test.
+from skip_summary import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402,F401
 
 settings.register_profile(
     "ci", deadline=None, derandomize=True, max_examples=10, print_blob=True,

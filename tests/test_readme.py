@@ -28,3 +28,32 @@ def test_readme_quick_start_runs(capsys):
         exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "True" in out
+
+
+HIDE_TORCH = 'raise ModuleNotFoundError("No module named \'torch\'", name="torch")\n'
+
+
+def test_without_torch_the_skipped_oracle_tests_are_one_line(tmp_path):
+    """The README's `pytest` on a machine without torch: one summary line that says how to
+    enable the oracle tests, not one SKIPPED line per test (tests/skip_summary.py)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text(HIDE_TORCH)  # `import torch` fails
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env.pop("MINIGRAD_FAKE_CUDA", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         "tests/test_dlpack.py", "tests/test_torch_oracle.py"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    skipped = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
+    torch_lines = [line for line in skipped if "torch" in line]
+    assert len(torch_lines) == 1, skipped
+    assert "PyTorch oracle tests (torch is not installed; `pip install torch==2.13.0` runs them)" \
+        in torch_lines[0]
+    count = int(torch_lines[0].split("[")[1].split("]")[0])
+    assert count > 10  # every oracle test of both files is in that one line
+    assert len(skipped) <= 2, skipped  # + at most one line for "cuda" without a GPU
