@@ -77,22 +77,47 @@ def _gradcheck(args):
 
 
 def build_parser():
+    from . import __version__
+
     parser = _Parser(prog="minigrad", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"minigrad {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a CNN or MLP on digits or MNIST")
-    train.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
-    train.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
+    train = sub.add_parser(
+        "train", help="train a CNN or MLP on digits or MNIST",
+        description="Train a small CNN or MLP; prints a progress bar and a test-accuracy line "
+                    "per epoch, and last 'test accuracy: 0.9733' (a fraction) on stdout.",
+        epilog="Checkpoints (--save): the minigrad checkpoint format of mg.save (a zip of "
+               ".npy arrays and a JSON manifest, no pickle), holding {'model': state_dict, "
+               "'optimizer': state_dict, 'scheduler': state_dict, 'rng': generator state, "
+               "'epoch': epochs done, 'args': the options}; written after every epoch, "
+               "atomically. Read it with mg.load(PATH), or continue the run with --resume PATH.")
+    # Run settings default to None so that --resume can tell which ones were given; the real
+    # defaults are filled in by training._resolve (and named in the help).
+    train.add_argument("--model", choices=["cnn", "mlp"], default=None,
+                       help="the network (default: cnn)")
+    train.add_argument("--dataset", choices=["digits", "mnist"], default=None,
+                       help="digits: the 8x8 digits shipped with minigrad; mnist: IDX files "
+                            "in --data-dir (default: digits)")
     train.add_argument("--data-dir", default=None,
                        help="folder with the MNIST IDX files (only with --dataset mnist)")
-    train.add_argument("--epochs", type=int, default=None, help="default depends on the model")
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--epochs", type=int, default=None,
+                       help="epochs in all (default: 15 on digits, 2 (cnn) or 5 (mlp) on "
+                            "mnist); with --resume, a new total")
+    train.add_argument("--batch-size", type=int, default=None, help="default: 32")
     train.add_argument("--lr", type=_positive_float, default=None,
-                       help="default depends on the optimizer")
-    train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
-    train.add_argument("--device", type=_device, default="cpu")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--save", default=None, metavar="PATH", help="write a checkpoint here")
+                       help="initial learning rate of the cosine schedule (default: 0.01 "
+                            "adam / 0.05 sgd on digits, 0.001 / 0.01 on mnist)")
+    train.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
+                       help="adam, or sgd with momentum 0.9 (default: adam)")
+    train.add_argument("--device", type=_device, default="cpu", help="default: cpu")
+    train.add_argument("--seed", type=int, default=None,
+                       help="seeds the initial weights and the shuffling (default: 0)")
+    train.add_argument("--save", default=None, metavar="PATH",
+                       help="write a checkpoint here after every epoch (format below)")
+    train.add_argument("--resume", default=None, metavar="PATH",
+                       help="continue the run saved by --save PATH: same weights as an "
+                            "uninterrupted run; its settings come from the checkpoint")
     train.set_defaults(func=_train)
 
     bench = sub.add_parser("bench", help="kernel and training-step benchmarks vs numpy/PyTorch")

@@ -4,6 +4,7 @@
     minigrad train --model mlp
     minigrad train --dataset mnist --data-dir ~/mnist --epochs 1
     minigrad train --save ckpt.mgz                  # then mg.load("ckpt.mgz")
+    minigrad train --resume ckpt.mgz                # continue an interrupted run
 
 Data:
     digits  the 1797 8x8 images of `mg.data.load_digits()`, split about 80/20 into 1437
@@ -28,15 +29,25 @@ accuracy much less sensitive to the seed than a constant rate. `--seed` seeds
 Defaults (`DEFAULT_EPOCHS`, `DEFAULT_LR`) are chosen so that plain `minigrad train` takes
 well under a minute on two CPU cores and reaches >= 97% test accuracy (the MLP >= 95%).
 
-Output: one tqdm progress bar per epoch on stderr (running loss, images/s); the last line
-on stdout is `test accuracy: 0.9833` (a fraction, 4 decimals), measured under
-`mg.no_grad()` with `model.eval()`. Bad arguments, a missing MNIST file or an unusable
+Output: one tqdm progress bar per epoch on stderr (running loss, images/s), followed by
+`epoch 3/15: train loss 0.1234, test accuracy 0.9611`; the last line on stdout is
+`test accuracy: 0.9833` (a fraction, 4 decimals), measured under `mg.no_grad()` with
+`model.eval()`. Bad arguments, a missing MNIST file or an unusable
 device print `minigrad train: error: ...` on stderr and return exit code 2.
 
-`--save PATH` writes, with `mg.save`,
-`{"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
+`--save PATH` writes, with `mg.save`, after every epoch (atomically: a run killed mid-save
+leaves the previous epoch's checkpoint),
+`{"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+"scheduler": scheduler.state_dict(), "rng": mg.random.get_rng_state(), "epoch": epochs done,
 "args": {...}}` where "args" holds every option with the defaults filled in; rebuild the
 network with `build_model(args["model"], args["image_size"])` and `load_state_dict`.
+
+`--resume PATH` continues the run such a checkpoint belongs to: the run's settings (model,
+dataset, batch size, lr, optimizer, seed, epochs) come from "args", the weights, optimizer
+and scheduler state and the random generator from the rest, and training goes on at the next
+epoch, so the final weights equal those of the same run never interrupted. `--epochs` may
+set a new total (the cosine schedule then stretches to it); `--device`, `--save` and
+`--data-dir` apply as given; another setting that differs from the checkpoint's is an error.
 """
 
 import math
@@ -188,8 +199,18 @@ def train_epoch(model, loader, optimizer, loss_fn, device, progress) -> float:
     return total_loss / max(seen, 1)
 
 
+# Run settings and their defaults; --resume takes them from the checkpoint instead.
+RUN_DEFAULTS = {"model": "cnn", "dataset": "digits", "batch_size": 32, "optimizer": "adam",
+                "seed": 0}
+CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "rng", "epoch", "args"}
+
+
 def _resolve(args) -> dict:
     """The options with defaults filled in, checked; raises UsageError."""
+    args = _with_resumed_settings(args) if getattr(args, "resume", None) else args
+    for name, default in RUN_DEFAULTS.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, default)
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS[(args.dataset, args.model)]
     lr = args.lr if args.lr is not None else DEFAULT_LR[(args.dataset, args.optimizer)]
     if epochs < 1:
@@ -204,7 +225,48 @@ def _resolve(args) -> dict:
     return {"model": args.model, "dataset": args.dataset, "data_dir": args.data_dir,
             "epochs": int(epochs), "batch_size": int(args.batch_size), "lr": float(lr),
             "optimizer": args.optimizer, "device": str(args.device), "seed": int(args.seed),
-            "save": args.save}
+            "save": args.save, "resume": getattr(args, "resume", None),
+            "checkpoint": getattr(args, "checkpoint", None)}
+
+
+def load_checkpoint(path: str) -> dict:
+    """A `minigrad train --save` checkpoint, on the CPU; UsageError if it is not one."""
+    try:
+        ckpt = mg.load(path, map_location="cpu")
+    except (OSError, ValueError, RuntimeError) as e:
+        raise UsageError(f"--resume {path}: {e}") from e
+    if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt):
+        have = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise UsageError(f"--resume {path}: not a resumable 'minigrad train --save' checkpoint "
+                         f"(it holds {have}; needed: {sorted(CHECKPOINT_KEYS)}; checkpoints of "
+                         "older versions lack the scheduler and random-generator state)")
+    return ckpt
+
+
+def _with_resumed_settings(args):
+    """args with the run settings of the --resume checkpoint (and the checkpoint itself)."""
+    import argparse
+
+    ckpt = load_checkpoint(args.resume)
+    saved = ckpt["args"]
+    merged = argparse.Namespace(**vars(args))
+    for name in (*RUN_DEFAULTS, "lr"):
+        given = getattr(args, name, None)
+        if given is not None and given != saved[name]:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"--resume {args.resume}: the checkpoint's run has {flag} "
+                             f"{saved[name]}, not {given}; a resumed run keeps its settings "
+                             f"(drop {flag})")
+        setattr(merged, name, saved[name])
+    if args.epochs is None:
+        merged.epochs = saved["epochs"]
+    elif args.epochs < ckpt["epoch"]:
+        raise UsageError(f"--epochs {args.epochs}: the checkpoint has already done "
+                         f"{ckpt['epoch']} epochs")
+    if args.data_dir is None and saved["dataset"] == "mnist":
+        merged.data_dir = saved["data_dir"]
+    merged.checkpoint = ckpt
+    return merged
 
 
 def train(options: dict, out=None, err=None) -> dict:
@@ -240,6 +302,7 @@ def train(options: dict, out=None, err=None) -> dict:
     loss_fn = mg.nn.CrossEntropyLoss()
     loader = mg.data.DataLoader(mg.data.TensorDataset(x_train, y_train),
                                 batch_size=options["batch_size"], shuffle=True)
+    done = _restore(options, model, optimizer, scheduler)
 
     epochs = options["epochs"]
     momentum = f" (momentum {SGD_MOMENTUM})" if options["optimizer"] == "sgd" else ""
@@ -247,27 +310,59 @@ def train(options: dict, out=None, err=None) -> dict:
           f"test images), {epochs} epoch{'s' * (epochs != 1)}, batch {options['batch_size']}, "
           f"{options['optimizer']}{momentum} lr {options['lr']:g} (cosine schedule), "
           f"device {device}, seed {options['seed']}", file=err, flush=True)
+    if options["resume"]:
+        print(f"resuming from {options['resume']} after epoch {done}", file=err, flush=True)
     width = len(str(epochs))
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    accuracy = None
+    for epoch in range(done + 1, epochs + 1):
         with tqdm(total=len(y_train), desc=f"epoch {epoch:>{width}}/{epochs}",
                   unit="img", file=err, dynamic_ncols=True, leave=True) as progress:
-            train_epoch(model, loader, optimizer, loss_fn, device, progress)
+            loss = train_epoch(model, loader, optimizer, loss_fn, device, progress)
         scheduler.step()
+        accuracy = evaluate(model, x_test, y_test, device)  # draws no random numbers
+        print(f"epoch {epoch:>{width}}/{epochs}: train loss {loss:.4f}, test accuracy "
+              f"{accuracy:.4f}", file=err, flush=True)
+        if options["save"] is not None:
+            _save_checkpoint(options, model, optimizer, scheduler, epoch)
     elapsed = time.perf_counter() - start
 
-    accuracy = evaluate(model, x_test, y_test, device)
+    if accuracy is None:  # resumed a finished run: nothing left to train
+        accuracy = evaluate(model, x_test, y_test, device)
     print(f"trained in {elapsed:.1f} s", file=err, flush=True)
     if options["save"] is not None:
-        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "epoch": epochs, "args": dict(options)}
-        try:
-            mg.save(checkpoint, options["save"])
-        except (OSError, ValueError) as e:
-            raise UsageError(f"--save {options['save']}: cannot write the checkpoint: {e}") from e
         print(f"saved checkpoint to {options['save']}", file=err, flush=True)
     print(f"test accuracy: {accuracy:.4f}", file=out, flush=True)
     return {"model": model, "optimizer": optimizer, "accuracy": accuracy, "options": options}
+
+
+def _restore(options, model, optimizer, scheduler) -> int:
+    """Load the --resume checkpoint into the fresh model, optimizer, scheduler and random
+    generator; returns the number of epochs it had done (0 without --resume)."""
+    ckpt = options.get("checkpoint")
+    if ckpt is None:
+        return 0
+    try:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        mg.random.set_rng_state(ckpt["rng"])
+    except (RuntimeError, ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"--resume {options['resume']}: the checkpoint does not fit its own "
+                         f"run settings: {e}") from e
+    scheduler.T_max = options["epochs"]  # a new --epochs stretches the schedule
+    return int(ckpt["epoch"])
+
+
+def _save_checkpoint(options, model, optimizer, scheduler, epoch) -> None:
+    args = {k: v for k, v in options.items() if k != "checkpoint"}
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "rng": mg.random.get_rng_state(),
+                  "epoch": epoch, "args": args}
+    try:
+        mg.save(checkpoint, options["save"])
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--save {options['save']}: cannot write the checkpoint: {e}") from e
 
 
 def train_main(args) -> int:

@@ -63,6 +63,13 @@ def test_default_cnn_reaches_97_percent(cnn_run):
     assert "cnn on digits (1437 train / 360 test images), 15 epochs" in cnn_run["err"]
 
 
+def test_a_test_accuracy_line_per_epoch(cnn_run):
+    lines = [line for line in cnn_run["err"].splitlines() if re.fullmatch(
+        r"epoch +\d+/15: train loss \d+\.\d{4}, test accuracy (0\.\d{4}|1\.0000)", line)]
+    assert len(lines) == 15, cnn_run["err"][-2000:]
+    assert lines[-1].endswith(f"test accuracy {final_accuracy(cnn_run['out']):.4f}")
+
+
 def test_progress_bar_shows_loss_and_throughput(cnn_run):
     err = cnn_run["err"]
     assert "epoch 15/15" in err and "epoch  1/15" in err
@@ -72,7 +79,7 @@ def test_progress_bar_shows_loss_and_throughput(cnn_run):
 
 def test_checkpoint_loads_into_a_fresh_model(cnn_run):
     ckpt = mg.load(cnn_run["path"])
-    assert set(ckpt) == {"model", "optimizer", "epoch", "args"}
+    assert set(ckpt) == {"model", "optimizer", "scheduler", "rng", "epoch", "args"}
     assert ckpt["epoch"] == 15
     args = ckpt["args"]
     assert args["model"] == "cnn" and args["dataset"] == "digits" and args["optimizer"] == "adam"
@@ -267,3 +274,94 @@ def test_data_dir_with_digits_is_not_silently_ignored(tmp_path):
 def test_save_into_a_folder_path_fails_before_training(tmp_path):
     result = run_cli(["train", "--save", str(tmp_path)])
     assert_one_line_error(*result, "is a folder")
+
+
+# --- issue 13 item 4: --version, --help, --resume
+
+
+def test_version():
+    code, out, _ = run_cli(["--version"])
+    assert code == 0 and out.strip() == f"minigrad {mg.__version__}"
+
+
+def test_train_help_shows_defaults_and_the_checkpoint_format():
+    code, out, _ = run_cli(["train", "--help"])
+    assert code == 0
+    text = " ".join(out.split())
+    for default in ("the network (default: cnn)", "(default: digits)", "default: 32",
+                    "(default: adam)", "default: cpu", "(default: 0)",
+                    "default: 15 on digits, 2 (cnn) or 5 (mlp) on mnist",
+                    "0.01 adam / 0.05 sgd on digits, 0.001 / 0.01 on mnist"):
+        assert default in text, default
+    # the defaults named are the ones the code uses
+    assert training.RUN_DEFAULTS == {"model": "cnn", "dataset": "digits", "batch_size": 32,
+                                     "optimizer": "adam", "seed": 0}
+    assert training.DEFAULT_EPOCHS == {("digits", "cnn"): 15, ("digits", "mlp"): 15,
+                                       ("mnist", "cnn"): 2, ("mnist", "mlp"): 5}
+    assert training.DEFAULT_LR == {("digits", "adam"): 1e-2, ("digits", "sgd"): 5e-2,
+                                   ("mnist", "adam"): 1e-3, ("mnist", "sgd"): 1e-2}
+    assert "--resume PATH" in text and "--save PATH" in text
+    for key in training.CHECKPOINT_KEYS:
+        assert f"'{key}'" in text, key
+    assert "mg.load(PATH)" in text and "no pickle" in text
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, monkeypatch, optimizer):
+    """Run A: 3 epochs straight. Run B: the same run killed (Ctrl-C) during epoch 3, then
+    resumed from the checkpoint it saved after epoch 2. Same final weights, bit for bit."""
+    common = ["train", "--model", "mlp", "--epochs", "3", "--optimizer", optimizer,
+              "--seed", "5"]
+    code, out_a, err_a = run_cli(common + ["--save", str(tmp_path / "a.ckpt")])
+    assert code == 0, err_a
+
+    original, calls = training.train_epoch, []
+
+    def interrupted_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(training, "train_epoch", interrupted_epoch)
+        code, _, err = run_cli(common + ["--save", str(tmp_path / "b.ckpt")])
+    assert code == 130, err
+    assert mg.load(tmp_path / "b.ckpt")["epoch"] == 2
+    # the mid-run checkpoint differs from the finished one: the test can fail
+    a = mg.load(tmp_path / "a.ckpt")
+    assert not np.array_equal(a["model"]["1.weight"].numpy(),
+                              mg.load(tmp_path / "b.ckpt")["model"]["1.weight"].numpy())
+
+    code, out_b, err_b = run_cli(["train", "--resume", str(tmp_path / "b.ckpt"),
+                                  "--save", str(tmp_path / "b.ckpt")])
+    assert code == 0, err_b
+    assert "resuming from" in err_b and "after epoch 2" in err_b
+    assert "epoch 1/3" not in err_b and "epoch 3/3: train loss" in err_b
+    b = mg.load(tmp_path / "b.ckpt")
+    assert b["epoch"] == 3
+    for key, value in a["model"].items():
+        np.testing.assert_array_equal(b["model"][key].numpy(), value.numpy(), err_msg=key)
+    for key in ("lr", "momentum"):
+        assert a["optimizer"]["param_groups"][0].get(key) == \
+            b["optimizer"]["param_groups"][0].get(key)
+    assert out_a == out_b  # the same final test accuracy line
+    epoch3 = [line for line in err_a.splitlines() if line.startswith("epoch 3/3: train")]
+    assert epoch3 and epoch3[0] in err_b.splitlines()  # the same loss and accuracy
+
+
+def test_resume_errors(tmp_path):
+    code, out, err = run_cli(["train", "--resume", str(tmp_path / "missing.ckpt")])
+    assert_one_line_error(code, out, err, "--resume")
+    mg.save({"model": {}}, tmp_path / "other.ckpt")
+    code, out, err = run_cli(["train", "--resume", str(tmp_path / "other.ckpt")])
+    assert_one_line_error(code, out, err, "not a resumable 'minigrad train --save' checkpoint")
+    code, _, err = run_cli(["train", "--model", "mlp", "--epochs", "1",
+                            "--save", str(tmp_path / "c.ckpt")])
+    assert code == 0, err
+    code, out, err = run_cli(["train", "--resume", str(tmp_path / "c.ckpt"), "--model", "cnn"])
+    assert_one_line_error(code, out, err, "has --model mlp, not cnn", "drop --model")
+    code, out, err = run_cli(["train", "--resume", str(tmp_path / "c.ckpt"), "--epochs", "0"])
+    assert_one_line_error(code, out, err, "already done 1 epochs")
+    code, out, err = run_cli(["train", "--resume", str(tmp_path / "c.ckpt")])  # finished
+    assert code == 0 and final_accuracy(out) > 0.5
