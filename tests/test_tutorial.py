@@ -1,9 +1,11 @@
-"""docs/tutorial.md stays true: every ```python block runs, in order, in one namespace.
+"""docs/tutorial.md stays true: every ```python block runs, in order, in one namespace, and
+every output the text shows is what the code prints (tests/doc_outputs.py says how outputs
+are shown and compared).
 
 The blocks build on each other (section 2 uses the tensors of section 1, ...), so they are
 executed one after the other in a shared namespace, with the working directory set to a
-temporary folder so that nothing is written into the repository. A failing block is reported
-by its index, its line in the file and its first line of code.
+temporary folder so that nothing is written into the repository. Tracebacks carry the file's
+own line numbers.
 """
 
 import pathlib
@@ -24,26 +26,54 @@ SECTIONS = [
     "## 6. Benchmarking against numpy and PyTorch",
 ]
 
-_FENCE = re.compile(r"^```(\S*)[ \t]*\n(.*?)^```[ \t]*$", flags=re.S | re.M)
-
-
-def python_blocks(text):
-    """[(line number of the opening fence, code)] of every ```python block, in order."""
-    return [(text.count("\n", 0, m.start()) + 1, m.group(2))
-            for m in _FENCE.finditer(text) if m.group(1) == "python"]
-
-
-def _first_code_line(code):
-    for line in code.splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            return line.strip()
-    return ""
+from doc_outputs import matches, python_blocks, run_blocks, shown_output  # noqa: E402,F401
 
 
 def test_block_extraction():
     text = ("a\n```python\nx = 1\n```\n```text\nnot run\n```\n```bash\nls\n```\n"
             "```python\ny = x\n```\n")
     assert python_blocks(text) == [(2, "x = 1\n"), (11, "y = x\n")]
+
+
+def test_shown_outputs_are_parsed_and_compared():
+    import ast
+
+    code = ("x = 1  # not output: no print on this line\n"
+            "print([0.26894, 0.5])  # [0.2689..., 0.5]  <- sigmoid\n"
+            "for i in range(2):\n    print(i)\n# 0\n# 1\n")
+    lines = code.splitlines()
+    stmts = ast.parse(code).body
+    assert shown_output(lines, stmts[0]) == []
+    assert shown_output(lines, stmts[1]) == ["[0.2689..., 0.5]"]
+    assert shown_output(lines, stmts[2]) == ["0", "1"]
+    assert matches(["[0.2689..., 0.5]"], "[0.26894, 0.5]\n")
+    assert not matches(["[0.2689..., 0.5]"], "[0.2690, 0.5]\n")  # the digits shown count
+    assert matches(["tensor([[ 1., 2.], [ 3., 4.]], ...)"],
+                   "tensor([[ 1., 2.],\n        [ 3., 4.]], dtype=float32, device='cpu')\n")
+    assert matches(["graph.svg | graph.dot"], "graph.dot\n")
+    assert not matches(["(4, 8, 5, 5)"], "(4, 8, 5, 6)\n")
+    assert not matches(["0", "1"], "0\n")
+
+
+def test_tutorial_code_excerpts_are_in_the_source():
+    """The Cython excerpt of section 4 and the reference excerpt are the code as it is (lines
+    compared with whitespace squashed; `...` marks left-out lines)."""
+    text = TUTORIAL.read_text()
+    excerpts = [("cython", ROOT / "kernels" / "cpu" / "conv.pyx", None),
+                ("text", ROOT / "minigrad" / "backend" / "reference.py", "def conv2d_forward")]
+    for lang, source, marker in excerpts:
+        lines = {" ".join(line.split()) for line in source.read_text().splitlines()}
+        found = [m.group(1) for m in re.finditer(rf"^```{lang}\n(.*?)^```", text,
+                                                 flags=re.S | re.M)
+                 if marker is None or marker in m.group(1)]
+        assert found, f"no ```{lang} excerpt of {source.name} in the tutorial"
+        for excerpt in found:
+            for line in excerpt.splitlines():
+                squashed = " ".join(line.split())
+                if squashed and squashed != "...":
+                    assert any(squashed in have for have in lines), (
+                        f"docs/tutorial.md quotes {line.strip()!r}, which {source.name} no "
+                        "longer has")
 
 
 def test_tutorial_has_its_sections():
@@ -61,30 +91,30 @@ def test_readme_links_the_tutorial():
 
 
 def test_tutorial_code_runs(tmp_path, monkeypatch, capsys):
-    text = TUTORIAL.read_text()
-    blocks = python_blocks(text)
-    assert len(blocks) >= 12, "the tutorial's ```python blocks were not found"
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__tutorial__"}
-    timings = []
-    for index, (line, code) in enumerate(blocks):
-        start = time.perf_counter()
-        try:
-            # Padded so that line numbers are the file's own: a traceback (or gradcheck's
-            # "called at docs/tutorial.md:LINE") points into the tutorial.
-            exec(compile("\n" * line + code, str(TUTORIAL), "exec"), namespace)
-        except BaseException as exc:  # noqa: BLE001 - report which block, then fail
-            raise AssertionError(
-                f"docs/tutorial.md: python block {index} (line {line}, starting "
-                f"{_first_code_line(code)!r}) raised {type(exc).__name__}: {exc}\n"
-                + "".join(traceback.format_exception(exc))
-            ) from exc
-        timings.append((time.perf_counter() - start, index, line))
+    timings, last = [], [time.perf_counter()]
+
+    def timed(stmt, printed):
+        now = time.perf_counter()
+        timings.append((now - last[0], stmt.lineno))
+        last[0] = now
+
+    assert len(python_blocks(TUTORIAL.read_text())) >= 12, "the ```python blocks were not found"
+    try:
+        out, mismatches, checked = run_blocks(TUTORIAL, namespace, timed)
+    except BaseException as exc:  # noqa: BLE001 - report where, then fail
+        raise AssertionError("docs/tutorial.md: a python block raised "
+                             f"{type(exc).__name__}: {exc}\n"
+                             + "".join(traceback.format_exception(exc))) from exc
     # As a reader running from the repository root sees paths: relative to it.
-    out = capsys.readouterr().out.replace(str(ROOT) + "/", "")
+    out = out.replace(str(ROOT) + "/", "")
     outdir = namespace.get("outdir")
     if outdir and pathlib.Path(outdir).is_dir():
         shutil.rmtree(outdir)  # the viz render's temporary folder
+    # Every output the text shows is what the code printed (tests/doc_outputs.py).
+    assert not mismatches, "\n".join(mismatches)
+    assert checked >= 30, f"only {checked} shown outputs were found and compared"
     # Spot checks of what the text tells the reader they will see.
     assert "grad_fn=<MulBackward>" in out
     assert "[[1.0, 3.0], [26.0, 0.0]] [[2.0, -6.0], [39.0, 4.0]]" in out
@@ -95,6 +125,7 @@ def test_tutorial_code_runs(tmp_path, monkeypatch, capsys):
     assert namespace["final_accuracy"] > 0.85
     assert "False wrong gradient BadSoftPlus 1" in out.splitlines()
     assert "BadSoftPlus: gradient w.r.t. input 0 (shape (), float64) is wrong" in out.splitlines()
+    text = TUTORIAL.read_text()
     # The GradcheckError message shown in the text is the one the code prints, line for line.
     shown = re.search(r"```text\n(model: .*?)```", text, flags=re.S)
     assert shown, "the tutorial no longer shows the GradcheckError message"
@@ -105,6 +136,6 @@ def test_tutorial_code_runs(tmp_path, monkeypatch, capsys):
     assert not list(tmp_path.iterdir()), sorted(p.name for p in tmp_path.iterdir())
     with capsys.disabled():
         slowest = sorted(timings, reverse=True)[:3]
-        print("\n  tutorial blocks: %.1f s in all; slowest %s" % (
-            sum(t for t, _, _ in timings),
-            ", ".join(f"block {i} (line {ln}) {t:.1f} s" for t, i, ln in slowest)))
+        print("\n  tutorial statements: %.1f s in all; slowest %s" % (
+            sum(t for t, _ in timings),
+            ", ".join(f"line {ln} {t:.1f} s" for t, ln in slowest)))
