@@ -5,6 +5,26 @@
 >>> (x * x).sum().backward()
 >>> x.grad
 tensor([2., 4., 6.], dtype=float32, device='cpu')
+
+The map (each name has its own help(); docs/tutorial.md walks through the inside):
+
+    mg.tensor, mg.Tensor, mg.zeros/ones/randn/...   tensors and factories (minigrad/tensor.py,
+                                                    factories.py); ops as methods and mg.exp(x)...
+    mg.no_grad, mg.grad, mg.Function                autograd (autograd.py): the graph, backward,
+                                                    custom differentiable functions
+    mg.nn                                           Module, layers, losses, nn.functional, nn.init
+    mg.optim                                        SGD, Adam, AdamW, ... and optim.lr_scheduler
+    mg.data                                         Dataset, DataLoader, load_digits, load_mnist
+    mg.gradcheck, mg.gradcheck_report               finite-difference gradient checks (gradcheck/)
+    mg.testing                                      hypothesis strategies, gradcheck_function
+    mg.save, mg.load                                checkpoints: minigrad's zip format or
+                                                    .safetensors (serialization.py)
+    mg.from_dlpack, Tensor.__dlpack__               zero-copy exchange with numpy, PyTorch, CuPy
+    mg.viz                                          the graph as Graphviz DOT (to_dot, render)
+    mg.cuda, mg.backend_info()                      devices; which kernel serves each op
+    python -m minigrad (train, bench, gradcheck)    the command line (cli.py)
+
+mg.nn, mg.optim, mg.data, mg.viz and mg.testing load on first use.
 """
 
 import importlib
@@ -45,7 +65,12 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("nn", "optim", "data", "utils", "viz", "serialization", "cli", "testing")
 
 
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES) | {"save", "load"})
+
+
 def __getattr__(name):
+    """Loads mg.nn, mg.optim, mg.data, mg.viz, mg.testing, mg.save and mg.load on first use."""
     # Subpackages load on first use, so `import minigrad` stays fast and a student can read
     # the core without nn/optim in the way.
     if name in _LAZY_MODULES:

@@ -110,3 +110,16 @@ def test_no_grad_and_enable_grad_work_as_decorators():
     assert not f(x).requires_grad
     with mg.no_grad():
         assert g(x).requires_grad
+
+
+def test_help_gives_the_map():
+    """help(minigrad) names the subpackages and entry points a newcomer needs."""
+    import pydoc
+
+    text = pydoc.render_doc(mg, renderer=pydoc.plaintext)
+    for name in ("mg.nn", "mg.optim", "mg.data", "mg.viz", "mg.gradcheck", "mg.save", "mg.load",
+                 "mg.from_dlpack", "mg.testing", "python -m minigrad"):
+        assert name in text, name
+    for module in ("nn", "optim", "data", "viz", "gradcheck", "serialization", "interop"):
+        doc = importlib.import_module(f"minigrad.{module}").__doc__ or ""
+        assert len(doc.strip().splitlines()) >= 3, f"minigrad.{module} has no docstring map"

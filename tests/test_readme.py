@@ -20,13 +20,15 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci.splitlines()
 
 
-def test_readme_quick_start_runs(capsys):
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
-    out = capsys.readouterr().out
+def test_readme_quick_start_runs(tmp_path, monkeypatch):
+    """Every ```python block runs (in a temporary folder), and every output the README shows
+    is what it prints (tests/doc_outputs.py)."""
+    from doc_outputs import run_blocks
+
+    monkeypatch.chdir(tmp_path)
+    out, mismatches, checked = run_blocks(ROOT / "README.md", {"__name__": "__readme__"})
+    assert not mismatches, "\n".join(mismatches)
+    assert checked >= 4
     assert "True" in out
 
 
