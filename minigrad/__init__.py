@@ -46,14 +46,12 @@ from .gradcheck import (  # noqa: F401
     GradcheckError, gradcheck, gradcheck_localize, gradcheck_precision, gradcheck_report,
     gradgradcheck,
 )
-from .ops import (  # noqa: F401
-    abs, add, argmax, argmin, broadcast_to, cat, clamp, clip, clone, cos, div, eq, exp, expand,
-    flatten, ge, gt, le, leaky_relu, log, log_softmax, logsumexp, lt, matmul, max, maximum, mean,
-    min, minimum, mul, ne, neg, pad, permute, pow, relu, reshape, sigmoid, sign, sin, softmax,
-    sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, view, where,
-)
 from .random import manual_seed  # noqa: F401
 from .tensor import Tensor, from_numpy, is_tensor, tensor  # noqa: F401
+from .testing.catalogue import exports as _exports
+
+# The op functions (mg.exp, mg.sum, mg.cat, ...): every catalogue entry exposed at "mg".
+globals().update(_exports("mg"))
 
 device = Device
 float = float32  # noqa: A001  (torch.float)

@@ -9,9 +9,24 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 import minigrad as mg  # noqa: E402
+from minigrad.testing import catalogue  # noqa: E402
 from minigrad.testing.opspecs import ALL_SPECS  # noqa: E402
 
 WITH_TORCH = [s for s in ALL_SPECS if s.torch_fn is not None]
+
+
+@pytest.mark.parametrize("entry", [e for e in catalogue.ENTRIES if e.torch], ids=lambda e: e.name)
+def test_torch_counterpart_exists(entry):
+    """Each entry's torch path names something in the installed torch (resolved here, not at
+    collection, so one wrong path fails one test)."""
+    assert catalogue.resolve(entry.torch) is not None
+
+
+@pytest.mark.parametrize("entry", [e for e in catalogue.ENTRIES if e.nn], ids=lambda e: e.name)
+def test_torch_has_the_nn_modules(entry):
+    for path in catalogue.nn_paths(entry):
+        name = path.rsplit(".", 1)[1]
+        assert isinstance(getattr(torch.nn, name, None), type), f"torch.nn.{name}"
 
 
 def as_numpy(x):

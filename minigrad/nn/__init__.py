@@ -13,21 +13,16 @@
 
 A Module works as in PyTorch: subclass it, assign layers and Parameters in __init__, write
 forward; `model.load_state_dict` also takes a PyTorch `state_dict()`.
+
+The module classes of ops (ReLU, Conv2d, CrossEntropyLoss, LayerNorm, ...) are the op
+catalogue's `nn=` entries (minigrad/testing/catalogue); the rest are imported here.
 """
 
+from ..testing.catalogue import exports as _exports
 from . import functional, init, utils  # noqa: F401
-from .activation import (  # noqa: F401
-    ELU, GELU, LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
-)
 from .container import ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401
-from .layers import (  # noqa: F401
-    AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout, Dropout2d, Embedding, Flatten, Identity, Linear,
-    MaxPool2d, Unflatten,
-)
-from .loss import (  # noqa: F401
-    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
-    SmoothL1Loss,
-)
+from .layers import Identity, Unflatten  # noqa: F401
 from .module import Module  # noqa: F401
-from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from .parameter import Parameter  # noqa: F401
+
+globals().update(_exports("nn"))

@@ -12,32 +12,20 @@ import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
-from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (re-exports)
+from ..ops.common import check_tensor
 from ..ops.linalg import MatMul
-from ..ops.shape import pad  # noqa: F401
 from ..random import generator
 from ..tensor import Tensor
+from ..testing import catalogue as _catalogue
 from . import fused, regression_loss
-from .adaptive_pool import adaptive_avg_pool2d  # noqa: F401  (re-exports)
-from .embedding import embedding, one_hot  # noqa: F401
-from .layer_norm import layer_norm  # noqa: F401
-from .smooth_activations import elu, gelu, logsigmoid, silu, softplus  # noqa: F401
 from .smooth_activations import maybe_inplace as _maybe_inplace
 
-__all__ = [
-    "linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "leaky_relu", "sigmoid", "tanh",
-    "softmax", "log_softmax", "dropout", "batch_norm", "cross_entropy", "nll_loss", "mse_loss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "pad", "flatten",
-    "gelu", "silu", "elu", "softplus", "logsigmoid", "layer_norm", "embedding", "one_hot",
-    "dropout2d", "adaptive_avg_pool2d", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
-]
+# The public names are the op catalogue's entries exposed at "F"; those whose function lives
+# elsewhere (conv2d in ops/conv.py, gelu in smooth_activations.py, ...) are bound here.
+__all__ = _catalogue.public_names("F")  # noqa: PLE0605  (a list)
+globals().update(_catalogue.exports("F"))
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _check_tensor(x, name, op):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
 
 
 # ---------------------------------------------------------------------------- layers
@@ -51,8 +39,8 @@ def linear(x, weight, bias=None):
     Returns:
         (..., out_features).
     """
-    _check_tensor(x, "input", "linear")
-    _check_tensor(weight, "weight", "linear")
+    check_tensor(x, "linear", "input")
+    check_tensor(weight, "linear", "weight")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
@@ -75,13 +63,13 @@ def linear(x, weight, bias=None):
 
 def relu(input, inplace=False):  # noqa: A002  (PyTorch's argument names)
     """max(x, 0). inplace=True overwrites input (and bumps its version, as PyTorch)."""
-    _check_tensor(input, "input", "relu")
+    check_tensor(input, "relu", "input")
     return _maybe_inplace(input, ops.relu(input), inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
     """x if x > 0 else negative_slope * x; inplace=True overwrites input."""
-    _check_tensor(input, "input", "leaky_relu")
+    check_tensor(input, "leaky_relu", "input")
     return _maybe_inplace(input, ops.leaky_relu(input, negative_slope), inplace)
 
 
@@ -110,7 +98,7 @@ def dropout(x, p=0.5, training=True, inplace=False):
 
     The mask comes from minigrad's generator, so `mg.manual_seed` makes it reproducible.
     """
-    _check_tensor(x, "input", "dropout")
+    check_tensor(x, "dropout", "input")
     if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
@@ -128,7 +116,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):  # noqa: A002
 
     A 3-D input is taken as (N, C, L) with a warning, as PyTorch does today.
     """
-    _check_tensor(input, "input", "dropout2d")
+    check_tensor(input, "dropout2d", "input")
     if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (3, 4):
@@ -161,7 +149,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     given) move towards the batch mean and the *unbiased* batch var by `momentum`, as in
     PyTorch. Otherwise the running statistics are used.
     """
-    _check_tensor(x, "input", "batch_norm")
+    check_tensor(x, "batch_norm", "input")
     if x.ndim < 2:
         raise ValueError(
             f"batch_norm: expected an input with at least 2 dims (N, C, ...), got {x.shape}"
@@ -214,7 +202,7 @@ def _check_reduction(reduction, op, allowed=_REDUCTIONS):
         raise ValueError(f"{op}: reduction must be one of {names}, got {reduction!r}")
 
 
-def legacy_reduction(size_average, reduce, reduction):
+def _legacy_reduction(size_average, reduce, reduction):
     """PyTorch's deprecated size_average/reduce flags, when given, override `reduction`."""
     if size_average is None and reduce is None:
         return reduction
@@ -235,7 +223,7 @@ def _reduce(losses, reduction):
 
 
 def _same_shape(x, y, op):
-    _check_tensor(x, "input", op)
+    check_tensor(x, op)
     if not isinstance(y, Tensor):
         y = Tensor(np.asarray(y), dtype=x.dtype, device=x.device)
     if x.shape != y.shape:
@@ -329,8 +317,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         a scalar (mean/sum) or the per-sample losses.
     """
     x = input
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_tensor(x, "input", "cross_entropy")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    check_tensor(x, "cross_entropy", "input")
     _check_reduction(reduction, "cross_entropy")
     if x.dtype.kind != "f":
         raise TypeError(f"cross_entropy: input must be floating point, got {x.dtype}")
@@ -407,8 +395,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100,  
              reduce=None, reduction="mean"):
     """Negative log-likelihood: -input[i, target[i]] (input holds log-probabilities, (N, C))."""
     x = input
-    reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_tensor(x, "input", "nll_loss")
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    check_tensor(x, "nll_loss", "input")
     _check_reduction(reduction, "nll_loss")
     x2, tgt, out_shape = _move_classes_last(x, target, "nll_loss")
     t, weights, ignored = _class_targets(x2, tgt, "nll_loss", weight, ignore_index)
@@ -453,7 +441,7 @@ def _pointwise_loss(losses, reduction, weight, op, mean_over_weight):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
              weight=None):
     """Mean squared error (input - target)**2; shapes must match."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "mse_loss")
     target = _same_shape(input, target, "mse_loss")
     diff = input - target
@@ -463,7 +451,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",  #
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
             weight=None):
     """Mean absolute error |input - target| (gradient sign(input - target), 0 at 0)."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "l1_loss")
     target = _same_shape(input, target, "l1_loss")
     return _pointwise_loss((input - target).abs(), reduction, weight, "l1_loss",
@@ -473,7 +461,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # noqa: A002
                    beta=1.0):
     """0.5 d**2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target); beta=0 is l1."""
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "smooth_l1_loss")
     target = _same_shape(input, target, "smooth_l1_loss")
     if not isinstance(beta, numbers.Real) or beta < 0:
@@ -504,7 +492,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",  # n
     sample); "mean" divides by the number of elements (with PyTorch's warning).
     """
     if size_average is not None or reduce is not None:
-        reduction = legacy_reduction(size_average, reduce, reduction)
+        reduction = _legacy_reduction(size_average, reduce, reduction)
     elif reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
                       "support size.'batchmean' divides only by the batch size, and aligns with "
@@ -531,7 +519,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          reduction="mean"):
     """-(y log x + (1-y) log(1-x)) for probabilities x in [0, 1]; logs clamped at -100."""
     x = input
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy")
     target = _same_shape(x, target, "binary_cross_entropy")
     data = x._data
@@ -548,7 +536,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     l = (1 - y) x - (1 + (pos_weight - 1) y) log(sigmoid(x)), as PyTorch.
     """
     x = input
-    reduction = legacy_reduction(size_average, reduce, reduction)
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target = _same_shape(x, target, "binary_cross_entropy_with_logits")
     if pos_weight is not None:

@@ -11,7 +11,7 @@ class _Loss(Module):
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        reduction = F.legacy_reduction(size_average, reduce, reduction)
+        reduction = F._legacy_reduction(size_average, reduce, reduction)
         F._check_reduction(reduction, type(self).__name__, self._reductions)
         self.reduction = reduction  # (not in repr: PyTorch shows losses as "L1Loss()")
 

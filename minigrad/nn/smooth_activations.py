@@ -10,6 +10,7 @@ import math
 import numbers
 
 from ..autograd import Op
+from ..ops.common import check_tensor
 from ..tensor import Tensor
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -18,8 +19,7 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TANH_COEF = 0.044715
 
 def _check_input(x, op):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    check_tensor(x, op)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: input must be floating point, got {x.dtype}")
 

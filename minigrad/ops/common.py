@@ -1,17 +1,17 @@
-"""Helpers shared by the op families: operand conversion with PyTorch's type promotion,
-summing a broadcast gradient back to an input's shape, and dim normalisation."""
+"""Helpers shared by the op families: the Tensor check, operand conversion with PyTorch's
+type promotion, summing a broadcast gradient back to an input's shape, and dim normalisation."""
 
 import numbers
 
 import numpy as np
 
 from .. import dtypes
-from ..autograd import _tensor_class
+from ..backend.device import CPU
+from ..tensor import Tensor
 
 
 def _same_dtype_tensors(operands):
     """Fast path of `promote`: every operand already a Tensor of one dtype."""
-    Tensor = _tensor_class()
     first = operands[0]
     if not isinstance(first, Tensor):
         return False
@@ -30,7 +30,6 @@ def promote(op, *operands):
     """
     if _same_dtype_tensors(operands):
         return list(operands)
-    Tensor = _tensor_class()
     device = None
     dimensioned, zero_dim, scalars = [], [], []
     for x in operands:
@@ -44,8 +43,6 @@ def promote(op, *operands):
         else:
             raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
     dtype = dtypes.result_type(dimensioned, zero_dim, scalars)
-    from ..backend.device import CPU
-
     device = device or CPU
     out = []
     for x in operands:
@@ -54,6 +51,12 @@ def promote(op, *operands):
         else:
             out.append(Tensor._make(device.xp.asarray(x, dtype=dtype), device))
     return out
+
+
+def check_tensor(x, op, name="input"):
+    """TypeError naming the op and the argument unless x is a Tensor."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
 
 
 def broadcast_shapes(op, *shapes):

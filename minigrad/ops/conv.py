@@ -8,7 +8,7 @@ derivatives (gradgradcheck, create_graph) work through convolutions and pooling:
 """
 
 from ..autograd import Op
-from .common import pair
+from .common import check_tensor, pair
 
 
 class Conv2d(Op):
@@ -144,10 +144,7 @@ class AvgPool2dBackward(Op):
 
 
 def _check_4d(x, name, op):
-    from ..tensor import Tensor
-
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+    check_tensor(x, op, name)
     if x.ndim != 4:
         raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W), got shape {x.shape}")
     if x.dtype.kind != "f":

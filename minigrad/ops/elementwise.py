@@ -8,7 +8,8 @@ import numpy as np
 
 from ..autograd import Op
 from ..backend.device import move
-from .common import broadcast_shapes, promote, sum_to
+from ..tensor import Tensor
+from .common import broadcast_shapes, check_tensor, promote, sum_to
 
 # ---------------------------------------------------------------------------- binary arithmetic
 
@@ -142,8 +143,6 @@ class Minimum(Op):
 
 
 def _minmax_backward(ctx, gy, larger):
-    from ..tensor import Tensor
-
     a, b = ctx.saved_inputs
     wins = (a._data > b._data) if larger else (a._data < b._data)
     ties = a._data == b._data
@@ -165,8 +164,6 @@ class Where(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        from ..tensor import Tensor
-
         cond = Tensor._make(ctx.cond, gy.device)
         sa, sb = ctx.shapes
         return (None,
@@ -329,8 +326,6 @@ class Relu(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        from ..tensor import Tensor
-
         # y > 0 exactly where x > 0, so the output is all backward needs.
         (y,) = ctx.saved_outputs
         return gy * Tensor._make((y._data > 0).astype(gy.dtype), gy.device)
@@ -347,8 +342,6 @@ class LeakyRelu(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        from ..tensor import Tensor
-
         (x,) = ctx.saved_inputs
         # The derivative at exactly 0 is taken as the slope side, as PyTorch.
         scale = ctx.xp.where(x._data > 0, 1.0, ctx.slope).astype(gy.dtype)
@@ -366,8 +359,6 @@ class Clamp(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        from ..tensor import Tensor
-
         (x,) = ctx.saved_inputs
         lo, hi = ctx.bounds
         inside = ctx.xp.ones(x.shape, bool)
@@ -466,8 +457,6 @@ def minimum(a, b):
 
 def where(condition, a, b):
     """Pick from a where condition holds, else from b (broadcasting all three)."""
-    from ..tensor import Tensor
-
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
@@ -477,10 +466,7 @@ def where(condition, a, b):
 
 
 def _unary(op_cls, name, x, **kwargs):
-    from ..tensor import Tensor
-
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
+    check_tensor(x, name)
     if x.dtype.kind != "f" and op_cls not in (Neg, Abs, Sign, Clone):
         x = x.float()
     return op_cls.apply(x, **kwargs)
@@ -555,10 +541,7 @@ def clamp(x, min=None, max=None):  # noqa: A002
     for name, v in (("min", min), ("max", max)):
         if v is not None and (not isinstance(v, (int, float, np.number)) or isinstance(v, bool)):
             raise TypeError(f"clamp: {name} must be a number, got {type(v).__name__}")
-    from ..tensor import Tensor
-
-    if not isinstance(x, Tensor):
-        raise TypeError(f"clamp: expected a Tensor, got {type(x).__name__}")
+    check_tensor(x, "clamp")
     return Clamp.apply(x, lo=min, hi=max)
 
 
@@ -574,8 +557,6 @@ def clone(x):
 
 
 def _compare(name, ufunc, a, b):
-    from ..tensor import Tensor
-
     a, b = promote(name, a, b)
     broadcast_shapes(name, a.shape, b.shape)
     return Tensor._make(getattr(a.device.xp, ufunc)(a._data, b._data), a.device)
@@ -606,8 +587,6 @@ def ge(a, b):
 
 
 def _logical(name, ufunc, a, b):
-    from ..tensor import Tensor
-
     a, b = promote(name, a, b)
     if a.dtype.kind not in "biu":
         raise TypeError(f"{name}: needs bool or integer tensors, got {a.dtype}")
@@ -627,8 +606,6 @@ def logical_xor(a, b):
 
 
 def logical_not(x):
-    from ..tensor import Tensor
-
     if x.dtype.kind not in "biu":
         raise TypeError(f"invert: needs a bool or integer tensor, got {x.dtype}")
     return Tensor._make(~x._data, x.device)

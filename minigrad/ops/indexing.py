@@ -4,13 +4,12 @@ integer arrays and boolean masks. Gradients of repeated indices add up (scatter-
 import numpy as np
 
 from ..autograd import Op
-from .common import sum_to
+from ..tensor import Tensor
+from .common import promote, sum_to
 
 
 def normalize_key(key, op="getitem"):
     """Replace Tensors/lists in an index by arrays and reject what PyTorch rejects."""
-    from ..tensor import Tensor
-
     parts = key if isinstance(key, tuple) else (key,)
     out = []
     for part in parts:
@@ -88,8 +87,6 @@ class IndexPut(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        from ..tensor import Tensor
-
         zero = Tensor._make(ctx.xp.zeros((), gy.dtype), gy.device)
         gx = IndexPut.apply(gy, zero, key=ctx.key) if ctx.needs_input_grad[0] else None
         gv = sum_to(GetItem.apply(gy, key=ctx.key), ctx.v_shape) if ctx.needs_input_grad[1] else None
@@ -108,8 +105,6 @@ def getitem(x, key):
 
 def index_put(x, key, value):
     """A copy of x with x[key] = value (differentiable in both)."""
-    from .common import promote
-
     key = normalize_key(key, "setitem")
     (v,) = promote("setitem", value) if not hasattr(value, "_data") else (value,)
     if v.dtype != x.dtype:

@@ -7,6 +7,7 @@ the kernel reads transposed operands in place.
 import numpy as np
 
 from ..autograd import Op
+from ..tensor import Tensor
 from .common import promote, sum_to
 
 
@@ -48,8 +49,6 @@ class MatMul(Op):
 
 def matmul(a, b):
     """Matrix product with numpy's rules: 1-D operands are vectors, batch dims broadcast."""
-    from ..tensor import Tensor
-
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError("matmul: expected Tensors")
     a, b = promote("matmul", a, b)

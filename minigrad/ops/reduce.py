@@ -9,18 +9,12 @@ import math
 import numpy as np
 
 from ..autograd import Op
-from .common import normalize_dim, normalize_dims, resolve_dim_alias
+from ..tensor import Tensor
+from .common import check_tensor, normalize_dim, normalize_dims, resolve_dim_alias
 
 
 def _kept_shape(shape, dims):
     return tuple(1 if i in dims else n for i, n in enumerate(shape))
-
-
-def _check_tensor(x, op):
-    from ..tensor import Tensor
-
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
 
 
 class Sum(Op):
@@ -68,15 +62,13 @@ class Extremum(Op):
 
     @staticmethod
     def backward(ctx, gy):
-        from ..tensor import Tensor
-
         spread = gy.reshape(_kept_shape(ctx.in_shape, ctx.dims)).expand(ctx.in_shape)
         return spread * Tensor._make(ctx.mask, gy.device)
 
 
 def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):  # noqa: A001
     """Sum over `dim` (None: all). Bool and integer tensors sum to int64."""
-    _check_tensor(x, "sum")
+    check_tensor(x, "sum")
     dims = normalize_dims(resolve_dim_alias(dim, axis, "sum"), x.ndim, "sum")
     if dtype is not None:
         x = x.to(dtype)
@@ -85,7 +77,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, dtype=None):  # noqa: A001
 
 def mean(x, dim=None, keepdim=False, *, axis=None):
     """Mean over `dim` (None: all)."""
-    _check_tensor(x, "mean")
+    check_tensor(x, "mean")
     if x.dtype.kind != "f":
         raise TypeError(f"mean: input dtype must be floating point, got {x.dtype}")
     dims = normalize_dims(resolve_dim_alias(dim, axis, "mean"), x.ndim, "mean")
@@ -96,7 +88,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None):
 
 def _extremum(x, dim, keepdim, axis, largest):
     name = "max" if largest else "min"
-    _check_tensor(x, name)
+    check_tensor(x, name)
     dim = resolve_dim_alias(dim, axis, name)
     dims = normalize_dims(dim, x.ndim, name)
     if any(x.shape[d] == 0 for d in dims) or (x.numel() == 0 and dim is None):
@@ -107,8 +99,6 @@ def _extremum(x, dim, keepdim, axis, largest):
 
 def max(x, dim=None, keepdim=False, *, axis=None):  # noqa: A001
     """Largest value over `dim` (values only; a Tensor as 2nd argument means maximum)."""
-    from ..tensor import Tensor
-
     if isinstance(dim, Tensor):
         from .elementwise import maximum
 
@@ -118,8 +108,6 @@ def max(x, dim=None, keepdim=False, *, axis=None):  # noqa: A001
 
 def min(x, dim=None, keepdim=False, *, axis=None):  # noqa: A001
     """Smallest value over `dim` (values only; a Tensor as 2nd argument means minimum)."""
-    from ..tensor import Tensor
-
     if isinstance(dim, Tensor):
         from .elementwise import minimum
 
@@ -129,7 +117,7 @@ def min(x, dim=None, keepdim=False, *, axis=None):  # noqa: A001
 
 def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None):
     """Variance over `dim`, divided by N - correction (Bessel's correction=1 by default)."""
-    _check_tensor(x, "var")
+    check_tensor(x, "var")
     if x.dtype.kind != "f":
         raise TypeError(f"var: input dtype must be floating point, got {x.dtype}")
     if correction is not None and unbiased is not None:
@@ -152,9 +140,7 @@ def std(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None):
     """log(sum(exp(x))) over `dim`, computed stably by shifting with the (constant) max."""
-    from ..tensor import Tensor
-
-    _check_tensor(x, "logsumexp")
+    check_tensor(x, "logsumexp")
     if x.dtype.kind != "f":
         x = x.float()
     dims = normalize_dims(resolve_dim_alias(dim, axis, "logsumexp"), x.ndim, "logsumexp")
@@ -172,23 +158,21 @@ def logsumexp(x, dim=None, keepdim=False, *, axis=None):
 
 def log_softmax(x, dim):
     """x - logsumexp(x, dim): log-probabilities, stable for large logits."""
-    _check_tensor(x, "log_softmax")
+    check_tensor(x, "log_softmax")
     dim = normalize_dim(dim, x.ndim, "log_softmax")  # errors name this op, not logsumexp
     return x - logsumexp(x, dim, keepdim=True)
 
 
 def softmax(x, dim):
     """exp(x) / sum(exp(x)) along `dim`, computed as exp(log_softmax) (no overflow)."""
-    _check_tensor(x, "softmax")
+    check_tensor(x, "softmax")
     dim = normalize_dim(dim, x.ndim, "softmax")
     return log_softmax(x, dim).exp()
 
 
 def _arg_extremum(x, dim, keepdim, axis, largest):
-    from ..tensor import Tensor
-
     name = "argmax" if largest else "argmin"
-    _check_tensor(x, name)
+    check_tensor(x, name)
     dim = resolve_dim_alias(dim, axis, name)
     xp = x.device.xp
     func = xp.argmax if largest else xp.argmin

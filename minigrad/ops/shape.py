@@ -7,14 +7,7 @@ import math
 import numpy as np
 
 from ..autograd import Op
-from .common import normalize_dim, sum_to
-
-
-def _check_tensor(x, op):
-    from ..tensor import Tensor
-
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+from .common import check_tensor, normalize_dim, promote, sum_to
 
 
 def _sizes(args, op):
@@ -112,7 +105,7 @@ class Pad(Op):
 
 
 def _reshape(x, shape, op):
-    _check_tensor(x, op)
+    check_tensor(x, op)
     shape = _sizes(shape, op)
     if shape.count(-1) > 1:
         raise ValueError(f"{op}: only one dim can be -1, got {shape}")
@@ -138,7 +131,7 @@ def view(x, *shape):
 
 def flatten(x, start_dim=0, end_dim=-1):
     """Merge dims start_dim..end_dim into one."""
-    _check_tensor(x, "flatten")
+    check_tensor(x, "flatten")
     if x.ndim == 0:
         return reshape(x, 1)
     start = normalize_dim(start_dim, x.ndim, "flatten")
@@ -151,7 +144,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def permute(x, *dims):
     """Reorder the dims of x (a view)."""
-    _check_tensor(x, "permute")
+    check_tensor(x, "permute")
     dims = _sizes(dims, "permute")
     if len(dims) != x.ndim:
         raise ValueError(f"permute: got {len(dims)} dims {dims} for a tensor of shape {x.shape}")
@@ -163,7 +156,7 @@ def permute(x, *dims):
 
 def transpose(x, dim0, dim1):
     """Swap two dims of x (a view)."""
-    _check_tensor(x, "transpose")
+    check_tensor(x, "transpose")
     if x.ndim == 0:
         return x
     d0 = normalize_dim(dim0, x.ndim, "transpose")
@@ -175,7 +168,7 @@ def transpose(x, dim0, dim1):
 
 def squeeze(x, dim=None):
     """Drop size-1 dims (all of them, or the given dim/dims when size 1)."""
-    _check_tensor(x, "squeeze")
+    check_tensor(x, "squeeze")
     if dim is None:
         dims = {i for i, n in enumerate(x.shape) if n == 1}
     else:
@@ -187,14 +180,14 @@ def squeeze(x, dim=None):
 
 def unsqueeze(x, dim):
     """Insert a size-1 dim at position `dim`."""
-    _check_tensor(x, "unsqueeze")
+    check_tensor(x, "unsqueeze")
     d = normalize_dim(dim, x.ndim + 1, "unsqueeze")
     return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
 def expand(x, *sizes):
     """Broadcast x to a larger shape without copying; -1 keeps a dim's size."""
-    _check_tensor(x, "expand")
+    check_tensor(x, "expand")
     sizes = _sizes(sizes, "expand")
     if len(sizes) < x.ndim:
         raise ValueError(f"expand: shape {sizes} has fewer dims than the tensor's {x.shape}")
@@ -214,7 +207,7 @@ def expand(x, *sizes):
 
 def broadcast_to(x, shape):
     """Broadcast x to `shape` (numpy rules)."""
-    _check_tensor(x, "broadcast_to")
+    check_tensor(x, "broadcast_to")
     shape = _sizes((shape,), "broadcast_to")
     try:
         np.broadcast_shapes(x.shape, shape)
@@ -225,8 +218,6 @@ def broadcast_to(x, shape):
 
 def cat(tensors, dim=0):
     """Join tensors along an existing dim."""
-    from .common import promote
-
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of Tensors")
@@ -250,7 +241,7 @@ def stack(tensors, dim=0):
     if not tensors:
         raise ValueError("stack: expected a non-empty list of Tensors")
     for t in tensors:
-        _check_tensor(t, "stack")
+        check_tensor(t, "stack")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, expected {tensors[0].shape}")
@@ -260,7 +251,7 @@ def stack(tensors, dim=0):
 
 def pad(x, pad, value=0):  # noqa: A002
     """Pad with a constant, PyTorch's F.pad order: (last_lo, last_hi, 2nd_last_lo, ...)."""
-    _check_tensor(x, "pad")
+    check_tensor(x, "pad")
     if not isinstance(pad, (tuple, list)) or len(pad) % 2 or any(
         isinstance(p, bool) or not isinstance(p, (int, np.integer)) for p in pad
     ):

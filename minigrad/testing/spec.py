@@ -1,4 +1,4 @@
-"""`OpSpec`: one entry of the op registry (see opspecs.py).
+"""`OpSpec`: one row of the op registry, derived from a catalogue `Case` (catalogue/entry.py).
 
 Samplers take a numpy Generator, not hypothesis, so `minigrad gradcheck` runs without the
 test extras; the property tests drive them with hypothesis-drawn seeds and shape choices.
@@ -24,6 +24,8 @@ class OpSpec:
     noncontiguous: whether fn should also be tried on transposed / step-sliced inputs.
     covers:     public API names this spec accounts for (for the completeness test).
     avoid:      a note on the kinks the sampler avoids (relu at 0, ties in max...).
+    entry:      the catalogue entry (public op) this spec exercises.
+    second_order: whether the gradgradcheck property test runs this spec.
     """
 
     name: str
@@ -36,3 +38,5 @@ class OpSpec:
     noncontiguous: bool = True
     covers: tuple = field(default_factory=tuple)
     avoid: str = ""
+    entry: str = ""
+    second_order: bool = False

@@ -2,7 +2,7 @@
 Embedding, Dropout2d, ModuleDict, ParameterList, Unflatten, AdaptiveAvgPool2d, one_hot and
 in-place relu. Modules: parameter names, shapes, state_dict keys, init, forward and gradients
 with the same weights. (The functions' gradchecks and per-op torch comparisons run from the
-registry: minigrad/testing/nn_layer_opspecs.py; second order is checked here.)
+registry: minigrad/testing/nn_layer_opspecs.py; second order from the catalogue's second-order cases, in tests/test_gradcheck_ops.py.)
 """
 
 import warnings
@@ -20,25 +20,6 @@ from minigrad.testing.opspecs import SPECS_BY_NAME
 torch = pytest.importorskip("torch")
 
 RNG = np.random.default_rng(11)
-
-SECOND_ORDER = [
-    "nn.functional.gelu", "nn.functional.gelu[tanh]", "nn.functional.silu", "nn.functional.elu",
-    "nn.functional.softplus[beta=2,threshold=1.5]", "nn.functional.logsigmoid",
-    "nn.functional.layer_norm", "nn.functional.layer_norm[2 dims, no affine]",
-    "nn.functional.embedding", "nn.functional.adaptive_avg_pool2d[2x3]",
-]
-
-
-@pytest.mark.parametrize("name", SECOND_ORDER)
-@given(seed=st.integers(0, 2**32 - 1), pick=st.integers(0, 100))
-def test_gradgradcheck(name, seed, pick):
-    spec = SPECS_BY_NAME[name]
-    rng = np.random.default_rng(seed)
-    cases = spec.shape_cases(rng)
-    inputs = [mg.tensor(a, dtype=mg.float64, requires_grad=True)
-              for a in spec.sample(rng, cases[pick % len(cases)])]
-    assert mg.gradgradcheck(spec.fn, inputs, seed=seed % 1000, name=name)
-
 
 def both(shape, low=-3.0, high=3.0):
     a = RNG.uniform(low, high, shape)

@@ -2,7 +2,7 @@
 cross_entropy(label_smoothing, ignore_index, weight) in every combination, and
 BCEWithLogitsLoss(pos_weight); signatures, buffers and the deprecated size_average/reduce.
 (The functions' gradchecks and per-op torch comparisons run from the registry:
-minigrad/testing/nn_layer_opspecs.py; second order is checked here.)
+minigrad/testing/nn_layer_opspecs.py; second order from the catalogue's second-order cases, in tests/test_gradcheck_ops.py.)
 """
 
 import inspect
@@ -24,26 +24,6 @@ TF = torch.nn.functional
 
 RNG = np.random.default_rng(12)
 REDUCTIONS = ["mean", "sum", "none"]
-
-SECOND_ORDER = [
-    "nn.functional.smooth_l1_loss[beta=0.5]", "nn.functional.huber_loss[delta=0.7]",
-    "nn.functional.kl_div[batchmean]", "nn.functional.kl_div[batchmean,log_target]",
-    "nn.functional.binary_cross_entropy_with_logits[pos_weight]",
-    "nn.functional.cross_entropy[mean,label_smoothing=0.2,weight,ignore_index]",
-    "nn.functional.cross_entropy[none,label_smoothing=0.2]",
-]
-
-
-@pytest.mark.parametrize("name", SECOND_ORDER)
-@given(seed=st.integers(0, 2**32 - 1), pick=st.integers(0, 100))
-def test_gradgradcheck(name, seed, pick):
-    spec = SPECS_BY_NAME[name]
-    rng = np.random.default_rng(seed)
-    cases = spec.shape_cases(rng)
-    inputs = [mg.tensor(a, dtype=mg.float64, requires_grad=True)
-              for a in spec.sample(rng, cases[pick % len(cases)])]
-    assert mg.gradgradcheck(spec.fn, inputs, seed=seed % 1000, name=name)
-
 
 def run_both(ours, theirs, arrays, extra=(), rtol=1e-10):
     """Forward + backward with a random grad_output through both; compares values and the
