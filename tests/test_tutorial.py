@@ -139,3 +139,59 @@ def test_tutorial_code_runs(tmp_path, monkeypatch, capsys):
         print("\n  tutorial statements: %.1f s in all; slowest %s" % (
             sum(t for t, _ in timings),
             ", ".join(f"line {ln} {t:.1f} s" for t, ln in slowest)))
+
+
+def _text_block_after(text, marker):
+    """The ```text block that follows the first line containing `marker`."""
+    start = text.index(marker)
+    match = re.compile(r"^```text\n(.*?)^```", flags=re.S | re.M).search(text, start)
+    assert match, f"no ```text block after {marker!r}"
+    return match.group(1).splitlines()
+
+
+def _shown_in_order(shown, printed):
+    """Each shown line other than '...' matches a printed line (whitespace squashed, '...'
+    any text), in the order shown; returns the lines that do not."""
+    printed = [" ".join(line.split()) for line in printed.splitlines()]
+    missing, at = [], 0
+    for line in shown:
+        squashed = " ".join(line.split())
+        if not squashed or squashed == "...":
+            continue
+        pattern = re.compile(re.escape(squashed).replace(re.escape("..."), ".*?"))
+        for i in range(at, len(printed)):
+            if pattern.fullmatch(printed[i]):
+                at = i + 1
+                break
+        else:
+            missing.append(line)
+    return missing
+
+
+def test_gradcheck_output_shown_is_the_real_one(capsys):
+    """Section 3's `minigrad gradcheck --op mul --verbose` output, line for line (the old text
+    showed a 1 x 1 Jacobian where the real one is 12 x 3)."""
+    from minigrad import cli
+
+    shown = _text_block_after(TUTORIAL.read_text(), "minigrad gradcheck --op mul --verbose")
+    assert cli.main(["gradcheck", "--op", "mul", "--verbose"]) == 0
+    printed = capsys.readouterr().out
+    assert not _shown_in_order(shown, printed), (_shown_in_order(shown, printed), printed)
+    assert "Jacobian 12 x 3" in " ".join(shown)
+
+
+def test_bench_output_shown_has_the_real_layout():
+    """Section 6's sample of `minigrad bench` output: the group title, the column header and
+    the rows' order are what format_report prints (timings are left out in the text)."""
+    from minigrad import bench
+    from minigrad.bench import MINIGRAD, NUMPY_BEST, REFERENCE, TORCH, Result, Timing
+
+    shown = _text_block_after(TUTORIAL.read_text(), "one block per group")
+    timing = Timing(median=1.0, q1=0.9, q3=1.1, min=0.8, max=1.2, repeats=5)
+    results = bench.compute_ratios([Result("gemm", "1024x1024x1024", impl, timing,
+                                           2 * 1024 ** 3, "GFLOP/s")
+                                    for impl in (MINIGRAD, REFERENCE, NUMPY_BEST, TORCH)])
+    report = {"machine": bench.machine_info(1), "config": {"name": "quick"},
+              "results": results, "targets": bench.evaluate_targets(results), "runtime_s": 1.0}
+    printed = bench.format_report(report)
+    assert not _shown_in_order(shown, printed), (_shown_in_order(shown, printed), printed)
