@@ -38,7 +38,9 @@
  * Batched products run the batch loop in parallel instead when each matrix is small.
  *
  * Pack buffers are thread-local and only ever grow: allocating them per call made
- * timings swing by 2x (page faults on fresh mmap'd memory).
+ * timings swing by 2x (page faults on fresh mmap'd memory).  They are freed when their
+ * thread exits (a pthread key destructor), so short-lived threads -- a Python thread, and
+ * the OpenMP team libgomp keeps for it, end together -- do not leak them.
  */
 #ifndef MG_GEMM_DRIVER_H
 #define MG_GEMM_DRIVER_H
@@ -46,6 +48,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include "threads.h"
 
 #ifndef MG_PAR_MIN_WORK
@@ -61,24 +64,65 @@
 #endif
 
 /* Per-thread, grow-only, 64-byte aligned scratch: which = 0 A panels, 1 B panels,
- * 2 a split-K partial product. */
-static MG_TLS void *mg_tls_raw[3];
-static MG_TLS void *mg_tls_buf[3];
-static MG_TLS size_t mg_tls_cap[3];
+ * 2 a split-K partial product.  Allocated on a thread's first GEMM and registered with
+ * a pthread key whose destructor frees it when the thread exits. */
+struct mg_pack_set {
+    void *raw[3];
+    void *buf[3];
+    size_t cap[3];
+};
+static MG_TLS struct mg_pack_set *mg_tls_pack;
+static pthread_key_t mg_pack_key;
+static pthread_once_t mg_pack_key_once = PTHREAD_ONCE_INIT;
+static int mg_pack_key_ok;
+
+static void mg_pack_set_free(void *p)
+{
+    struct mg_pack_set *set = (struct mg_pack_set *)p;
+    int i;
+    for (i = 0; i < 3; i++) free(set->raw[i]);
+    free(set);
+    mg_tls_pack = NULL; /* key destructors run on the exiting thread itself */
+}
+
+static void mg_pack_key_create(void)
+{
+    mg_pack_key_ok = pthread_key_create(&mg_pack_key, mg_pack_set_free) == 0;
+}
+
+/* This thread's buffer set, created on first use; NULL if out of memory. */
+static struct mg_pack_set *mg_pack_set_get(void)
+{
+    struct mg_pack_set *set = mg_tls_pack;
+    if (set) return set;
+    set = (struct mg_pack_set *)calloc(1, sizeof *set);
+    if (!set) return NULL;
+    pthread_once(&mg_pack_key_once, mg_pack_key_create);
+    /* Without a key (all PTHREAD_KEYS_MAX taken) the set still works but lives until the
+     * process ends: the pre-destructor behaviour, better than refusing to multiply. */
+    if (mg_pack_key_ok && pthread_setspecific(mg_pack_key, set) != 0) {
+        free(set);
+        return NULL;
+    }
+    mg_tls_pack = set;
+    return set;
+}
 
 static void *mg_pack_buffer(int which, size_t bytes)
 {
-    if (bytes > mg_tls_cap[which]) {
+    struct mg_pack_set *set = mg_pack_set_get();
+    if (!set) return NULL;
+    if (bytes > set->cap[which]) {
         void *raw;
         bytes = (bytes + 4095) & ~(size_t)4095; /* grow in pages: fewer regrowths */
         raw = malloc(bytes + 64);
         if (!raw) return NULL;
-        free(mg_tls_raw[which]);
-        mg_tls_raw[which] = raw;
-        mg_tls_buf[which] = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-        mg_tls_cap[which] = bytes;
+        free(set->raw[which]);
+        set->raw[which] = raw;
+        set->buf[which] = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+        set->cap[which] = bytes;
     }
-    return mg_tls_buf[which];
+    return set->buf[which];
 }
 
 static ptrdiff_t mg_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
