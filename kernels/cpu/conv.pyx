@@ -12,6 +12,8 @@ from cython.parallel cimport parallel, prange
 
 from libc.string cimport memcpy, memset
 
+from minigrad.backend.window import check_window
+
 include "threads.pxi"
 
 
@@ -41,18 +43,11 @@ def _check_unit_stride(str op, Py_ssize_t size, Py_ssize_t stride, Py_ssize_t it
 
 def _check_geometry(str op, tuple x_shape, tuple cols_shape, tuple kernel_size, tuple stride,
                     tuple padding):
-    N, C, H, W = x_shape
+    # The window rules every layer shares (minigrad/backend/window.py): positive sizes, the
+    # kernel fits the padded input, every size and product within int64.
+    N, C = x_shape[:2]
+    OH, OW = check_window(op, x_shape, kernel_size, stride, padding, pool=False)
     KH, KW = kernel_size
-    sh, sw = stride
-    ph, pw = padding
-    if KH < 1 or KW < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0:
-        raise ValueError(f"{op}: bad kernel_size {kernel_size}, stride {stride} or padding "
-                         f"{padding}")
-    if H + 2 * ph < KH or W + 2 * pw < KW:
-        raise ValueError(f"{op}: kernel {kernel_size} is larger than the padded input "
-                         f"{(H + 2 * ph, W + 2 * pw)}")
-    OH = (H + 2 * ph - KH) // sh + 1
-    OW = (W + 2 * pw - KW) // sw + 1
     expected = (N, C * KH * KW, OH * OW)
     if cols_shape != expected:
         raise ValueError(f"{op}: cols {cols_shape} should be {expected} for input {x_shape}, "
@@ -73,12 +68,12 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_
     once, so the inner loop has no bounds tests.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
-    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     _check_unit_stride("im2col", cols.shape[2], cols.strides[2], sizeof(floating))
     OH_, OW_ = _check_geometry("im2col", (N, C, H, W),
                                (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
                                stride, padding)
+    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t OH = OH_, OW = OW_
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
     cdef Py_ssize_t plane, n, c
@@ -144,12 +139,12 @@ def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel
     only gx[n, c], so overlapping windows accumulate without races.
     """
     cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
-    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
-    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     _check_unit_stride("col2im", cols.shape[2], cols.strides[2], sizeof(floating))
     OH_, OW_ = _check_geometry("col2im", (N, C, H, W),
                                (cols.shape[0], cols.shape[1], cols.shape[2]), kernel_size,
                                stride, padding)
+    cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
+    cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t OH = OH_, OW = OW_
     cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(floating)
     cdef Py_ssize_t plane, n, c
@@ -247,3 +242,4 @@ cdef inline void _transpose_plane(const floating* src, floating* dst, Py_ssize_t
             shift = bias[a] if bias != NULL else 0
             for b in range(b0, b1):
                 dst[a * B + b] = src[b * A + a] + shift
+

@@ -13,6 +13,8 @@ from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
 from libc.string cimport memset
 
+from minigrad.backend.window import check_window
+
 include "threads.pxi"
 
 
@@ -21,17 +23,9 @@ cdef tuple _shape4(Py_ssize_t* shape):
 
 
 def _check(str op, tuple x_shape, tuple y_shape, tuple kernel_size, tuple stride, tuple padding):
-    N, C, H, W = x_shape
-    KH, KW = kernel_size
-    sh, sw = stride
-    ph, pw = padding
-    if KH < 1 or KW < 1 or sh < 1 or sw < 1 or ph < 0 or pw < 0 or 2 * ph > KH or 2 * pw > KW:
-        raise ValueError(f"{op}: bad kernel_size {kernel_size}, stride {stride} or padding "
-                         f"{padding} (padding must be at most half the kernel)")
-    if H + 2 * ph < KH or W + 2 * pw < KW:
-        raise ValueError(f"{op}: kernel {kernel_size} is larger than the padded input "
-                         f"{(H + 2 * ph, W + 2 * pw)}")
-    expected = (N, C, (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1)
+    # The window rules every layer shares (minigrad/backend/window.py): positive sizes,
+    # padding at most half the kernel, every size and product within int64.
+    expected = x_shape[:2] + check_window(op, x_shape, kernel_size, stride, padding, pool=True)
     if y_shape != expected:
         raise ValueError(f"{op}: output {y_shape} should be {expected} for input {x_shape}")
 
@@ -75,6 +69,9 @@ cdef inline void _max_plane(const floating* x, floating* y, int64_t* argmax, Py_
     an if, so the compiler can vectorise it and no branch depends on the (random) data.
     """
     cdef Py_ssize_t oh, ow, h, j, h0, h1, ow0, ow1, iw, k
+    # Kernel columns that reach the input for some output column: j >= W + pw never does, nor
+    # does j < pw - (OW-1)*sw. Looping over only these keeps a huge window from spinning.
+    cdef Py_ssize_t j0 = max(pw - (OW - 1) * sw, 0), j1 = min(KW, W + pw)
     cdef const floating* row
     cdef floating* best
     cdef int64_t* best_index
@@ -92,7 +89,7 @@ cdef inline void _max_plane(const floating* x, floating* y, int64_t* argmax, Py_
             best_index[ow] = k
         for h in range(h0, h1):
             row = x + h * W
-            for j in range(KW):
+            for j in range(j0, j1):
                 ow0 = _first_valid(j - pw, sw)
                 ow1 = _end_valid(j - pw, sw, W, OW)
                 for ow in range(ow0, ow1):
@@ -181,7 +178,7 @@ cdef inline void _avg_plane(const floating* x, floating* y, Py_ssize_t H, Py_ssi
     cdef Py_ssize_t oh, ow, h, w, h0, h1, w0, w1
     cdef const floating* row
     cdef floating total
-    cdef floating scale = 1.0 / (KH * KW)
+    cdef floating scale = 1.0 / (<double>KH * <double>KW)  # no int overflow
     for oh in range(OH):
         h0 = oh * sh - ph
         h1 = min(h0 + KH, H)
@@ -209,7 +206,7 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] 
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t plane, n, c, oh, ow, h, w, h0, h1, w0, w1
     cdef floating share
-    cdef floating scale = 1.0 / (KH * KW)
+    cdef floating scale = 1.0 / (<double>KH * <double>KW)  # no int overflow
     cdef int threads = mg_threads_for(N * C * H * W)
     with nogil, parallel(num_threads=threads):
         mg_note_team()  # prange splits by the team granted; this records it
@@ -229,3 +226,4 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] 
                     for h in range(h0, h1):
                         for w in range(w0, w1):
                             gx[n, c, h, w] += share
+

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from .window import check_window
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -105,6 +107,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     check_pool_forward_args("max_pool2d_forward", x, kernel_size, stride, padding)
     xp = array_module(x)
     N, C, H, W = x.shape
+    kernel_size, stride, padding = pool_window_in_input((H, W), kernel_size, stride, padding)
     KH, KW = kernel_size
     xpad = pad(x, padding, value=-xp.inf)
     win = windows(xpad, kernel_size, stride)  # view (N, C, OH, OW, KH, KW)
@@ -156,8 +159,10 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
         y: (N, C, OH, OW), each the sum of its KH x KW window divided by KH * KW.
     """
     check_pool_forward_args("avg_pool2d_forward", x, kernel_size, stride, padding)
+    area = kernel_size[0] * kernel_size[1]  # the divisor: padding counts, even where cut below
+    kernel_size, stride, padding = pool_window_in_input(x.shape[2:], kernel_size, stride, padding)
     win = windows(pad(x, padding), kernel_size, stride)  # (N, C, OH, OW, KH, KW)
-    return win.mean(axis=(-2, -1), dtype=x.dtype)
+    return win.sum(axis=(-2, -1), dtype=x.dtype) / area
 
 
 def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
@@ -173,6 +178,7 @@ def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
     N, C, H, W = x_shape
     KH, KW = kernel_size
     share = gy / gy.dtype.type(KH * KW)
+    kernel_size, stride, padding = pool_window_in_input((H, W), kernel_size, stride, padding)
     # Same scatter as col2im, with one value per window instead of one per window element.
     gxpad = xp.zeros((N, C, H + 2 * padding[0], W + 2 * padding[1]), dtype=gy.dtype)
     _add_to_windows(gxpad, lambda i, j: share, kernel_size, stride, gy.shape[2:])
@@ -209,6 +215,7 @@ def im2col(x, kernel_size, stride, padding):
     """
     N, C = x.shape[:2]
     KH, KW = kernel_size
+    stride = small_stride(x.shape[2:], kernel_size, stride, padding)
     win = windows(pad(x, padding), kernel_size, stride)  # view (N, C, OH, OW, KH, KW), no copy
     OH, OW = win.shape[2:4]
     cols = win.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * KH * KW, OH * OW)  # the one copy
@@ -225,6 +232,7 @@ def col2im(cols, x_shape, kernel_size, stride, padding):
     xp = array_module(cols)
     N, C, H, W = x_shape
     KH, KW = kernel_size
+    stride = small_stride((H, W), kernel_size, stride, padding)
     OH = (H + 2 * padding[0] - KH) // stride[0] + 1
     OW = (W + 2 * padding[1] - KW) // stride[1] + 1
     cols = cols.reshape(N, C, KH, KW, OH, OW)
@@ -243,6 +251,31 @@ def _add_to_windows(gxpad, values, kernel_size, stride, out_size):
     for i in range(KH):
         for j in range(KW):
             gxpad[:, :, i : i + sh * OH : sh, j : j + sw * OW : sw] += values(i, j)
+
+
+def small_stride(in_hw, kernel_size, stride, padding):
+    """The stride, capped at padded size - kernel + 1: a larger one gives the same single output
+    along its axis, and a huge one (2**62) would overflow the strided view's byte strides."""
+    return tuple(min(s, n + 2 * p - k + 1)
+                 for n, k, s, p in zip(in_hw, kernel_size, stride, padding))
+
+
+def pool_window_in_input(in_hw, kernel_size, stride, padding):
+    """(kernel_size, stride, padding) of a pooling with the same output size whose windows hold
+    the same real elements, but cut to at most 2*H x 2*W and padding at most H, W.
+
+    With padding p <= K/2 and H + 2p >= K (check_window), the first d = K - p - H rows of every
+    window, and its last d rows, lie in the padding (when d > 0): dropping them from both ends
+    (kernel K - 2d, padding p - d) moves no window's real part. So a kernel of 2**31 on a 4 x 4
+    image needs no 2**31-row padded copy. Max pooling ignores padding anyway; average pooling
+    must still divide by the original KH*KW.
+    """
+    ks, ps = [], []
+    for n, k, p in zip(in_hw, kernel_size, padding):
+        d = max(0, k - p - n) if n > 0 else 0
+        ks.append(k - 2 * d)
+        ps.append(p - d)
+    return tuple(ks), small_stride(in_hw, ks, stride, ps), tuple(ps)
 
 
 def windows(xpad, kernel_size, stride):
@@ -296,20 +329,6 @@ def array_module(a):
 # (wrong shape or parameter) with a message that starts with the op name.
 
 
-def out_size(op, in_size, kernel_size, stride, padding):
-    """(OH, OW) for an (H, W) input; ValueError if the window does not fit the padded input."""
-    result = []
-    for n, k, s, p in zip(in_size, kernel_size, stride, padding):
-        if n + 2 * p < k:
-            raise ValueError(
-                f"{op}: kernel {tuple(kernel_size)} is larger than the padded input "
-                f"{tuple(d + 2 * q for d, q in zip(in_size, padding))} "
-                f"(input {tuple(in_size)}, padding {tuple(padding)})"
-            )
-        result.append((n + 2 * p - k) // s + 1)
-    return tuple(result)
-
-
 def check_float_dtypes(op, **arrays):
     """All arrays float32 or all float64."""
     dtypes = {name: a.dtype for name, a in arrays.items()}
@@ -329,14 +348,6 @@ def check_ndim(op, name, a, ndim):
 def check_shape_tuple(op, name, shape):
     if len(shape) != 4 or any(int(d) < 0 for d in shape):
         raise ValueError(f"{op}: {name} must be 4 non-negative sizes, got {tuple(shape)}")
-
-
-def check_window_params(op, kernel_size, stride, padding):
-    for name, pair, least in (("kernel_size", kernel_size, 1), ("stride", stride, 1),
-                              ("padding", padding, 0)):
-        if len(pair) != 2 or any(int(v) < least for v in pair):
-            rule = "positive" if least else "non-negative"
-            raise ValueError(f"{op}: {name} must be a pair of {rule} ints, got {tuple(pair)}")
 
 
 def check_matmul_args(a, b, trans_a, trans_b):
@@ -374,8 +385,8 @@ def check_conv_forward_args(x, w, b, stride, padding):
     if b is not None and tuple(b.shape) != (w.shape[0],):
         raise ValueError(f"{op}: bias {tuple(b.shape)} must have shape ({w.shape[0]},) to match "
                          f"weight {tuple(w.shape)}")
-    check_window_params(op, w.shape[2:], stride, padding)
-    return out_size(op, x.shape[2:], w.shape[2:], stride, padding)
+    return check_window(op, x.shape, w.shape[2:], stride, padding, pool=False,
+                        channels_out=w.shape[0])
 
 
 def check_conv_grad_input_args(gy, w, x_shape, stride, padding):
@@ -384,11 +395,11 @@ def check_conv_grad_input_args(gy, w, x_shape, stride, padding):
     check_ndim(op, "grad_output", gy, 4)
     check_ndim(op, "weight", w, 4)
     check_shape_tuple(op, "x_shape", x_shape)
-    check_window_params(op, w.shape[2:], stride, padding)
     if x_shape[1] != w.shape[1]:
         raise ValueError(f"{op}: x_shape {tuple(x_shape)} has {x_shape[1]} channels but weight "
                          f"{tuple(w.shape)} expects {w.shape[1]}")
-    OH, OW = out_size(op, x_shape[2:], w.shape[2:], stride, padding)
+    OH, OW = check_window(op, x_shape, w.shape[2:], stride, padding, pool=False,
+                          channels_out=w.shape[0])
     expected = (x_shape[0], w.shape[0], OH, OW)
     if tuple(gy.shape) != expected:
         raise ValueError(f"{op}: grad_output {tuple(gy.shape)} should be {expected} for input "
@@ -401,39 +412,32 @@ def check_conv_grad_weight_args(x, gy, w_shape, stride, padding):
     check_ndim(op, "input", x, 4)
     check_ndim(op, "grad_output", gy, 4)
     check_shape_tuple(op, "w_shape", w_shape)
-    check_window_params(op, w_shape[2:], stride, padding)
     if x.shape[1] != w_shape[1]:
         raise ValueError(f"{op}: input {tuple(x.shape)} has {x.shape[1]} channels but w_shape "
                          f"{tuple(w_shape)} expects {w_shape[1]}")
-    OH, OW = out_size(op, x.shape[2:], w_shape[2:], stride, padding)
+    OH, OW = check_window(op, x.shape, w_shape[2:], stride, padding, pool=False,
+                          channels_out=w_shape[0])
     expected = (x.shape[0], w_shape[0], OH, OW)
     if tuple(gy.shape) != expected:
         raise ValueError(f"{op}: grad_output {tuple(gy.shape)} should be {expected} for input "
                          f"{tuple(x.shape)} and weight shape {tuple(w_shape)}")
 
 
-def check_pool_params(op, kernel_size, stride, padding):
-    check_window_params(op, kernel_size, stride, padding)
-    if any(2 * p > k for p, k in zip(padding, kernel_size)):
-        raise ValueError(f"{op}: padding {tuple(padding)} must be at most half of kernel_size "
-                         f"{tuple(kernel_size)}")
-
-
 def check_pool_forward_args(op, x, kernel_size, stride, padding):
     check_float_dtypes(op, input=x)
     check_ndim(op, "input", x, 4)
-    check_pool_params(op, kernel_size, stride, padding)
+    out_hw = check_window(op, x.shape, kernel_size, stride, padding, pool=True)
     if x.shape[2] == 0 or x.shape[3] == 0:
         raise ValueError(f"{op}: input {tuple(x.shape)} has an empty spatial dimension")
-    return out_size(op, x.shape[2:], kernel_size, stride, padding)
+    return out_hw
 
 
 def _check_pool_grad_output(op, gy, x_shape, kernel_size, stride, padding):
     check_float_dtypes(op, grad_output=gy)
     check_ndim(op, "grad_output", gy, 4)
     check_shape_tuple(op, "x_shape", x_shape)
-    check_pool_params(op, kernel_size, stride, padding)
-    expected = tuple(x_shape[:2]) + out_size(op, x_shape[2:], kernel_size, stride, padding)
+    expected = tuple(x_shape[:2]) + check_window(op, x_shape, kernel_size, stride, padding,
+                                                 pool=True)
     if tuple(gy.shape) != expected:
         raise ValueError(f"{op}: grad_output {tuple(gy.shape)} should be {expected} for input "
                          f"{tuple(x_shape)}, kernel {tuple(kernel_size)}, stride {tuple(stride)}, "

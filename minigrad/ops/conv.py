@@ -8,6 +8,7 @@ derivatives (gradgradcheck, create_graph) work through convolutions and pooling:
 """
 
 from ..autograd import Op
+from ..backend.window import check_window
 from .common import check_tensor, pair
 
 
@@ -151,16 +152,6 @@ def _check_4d(x, name, op):
         raise TypeError(f"{op}: {name} must be floating point, got {x.dtype}")
 
 
-def _out_size(op, size, k, s, p):
-    if s <= 0:
-        raise ValueError(f"{op}: stride must be positive, got {s}")
-    if p < 0:
-        raise ValueError(f"{op}: padding must be non-negative, got {p}")
-    if k <= 0 or size + 2 * p < k:
-        raise ValueError(f"{op}: kernel size {k} does not fit the padded input size {size + 2 * p}")
-    return (size + 2 * p - k) // s + 1
-
-
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation), NCHW.
 
@@ -178,8 +169,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
             f"conv2d: input {x.shape} has {x.shape[1]} channels but weight {weight.shape} "
             f"expects {weight.shape[1]}"
         )
-    for i in range(2):
-        _out_size("conv2d", x.shape[2 + i], weight.shape[2 + i], stride[i], padding[i])
+    check_window("conv2d", x.shape, weight.shape[2:], stride, padding, pool=False,
+                 channels_out=weight.shape[0])
     if x.dtype != weight.dtype:
         raise TypeError(f"conv2d: input dtype {x.dtype} and weight dtype {weight.dtype} differ")
     if bias is not None:
@@ -195,12 +186,7 @@ def _pool_args(op, x, kernel_size, stride, padding):
     kernel_size = pair(kernel_size, "kernel_size", op)
     stride = kernel_size if stride is None else pair(stride, "stride", op)
     padding = pair(padding, "padding", op)
-    for i in range(2):
-        if padding[i] * 2 > kernel_size[i]:
-            raise ValueError(
-                f"{op}: padding {padding} must be at most half the kernel size {kernel_size}"
-            )
-        _out_size(op, x.shape[2 + i], kernel_size[i], stride[i], padding[i])
+    check_window(op, x.shape, kernel_size, stride, padding, pool=True)
     return dict(kernel_size=kernel_size, stride=stride, padding=padding)
 
 
