@@ -48,6 +48,7 @@ from .gradcheck import (  # noqa: F401
 )
 from .random import manual_seed  # noqa: F401
 from .tensor import Tensor, from_numpy, is_tensor, tensor  # noqa: F401
+from .threads import get_num_threads, set_num_threads  # noqa: F401
 from .testing.catalogue import exports as _exports
 
 # The op functions (mg.exp, mg.sum, mg.cat, ...): every catalogue entry exposed at "mg".

@@ -42,6 +42,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _thread_count(text: str) -> int:
+    """--threads: an int >= 1 (mg.set_num_threads's rule)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def output_path_problem(path: str) -> str | None:
     """Why a file cannot be written at `path`, or None: checked before a long run so that a
     typo fails at once, not after minutes of work."""
@@ -118,6 +129,9 @@ def build_parser():
     train.add_argument("--resume", default=None, metavar="PATH",
                        help="continue the run saved by --save PATH: same weights as an "
                             "uninterrupted run; its settings come from the checkpoint")
+    train.add_argument("--threads", type=_thread_count, default=None, metavar="N",
+                       help="threads per CPU kernel (mg.set_num_threads; default: "
+                            "OMP_NUM_THREADS, else one per core)")
     train.set_defaults(func=_train)
 
     bench = sub.add_parser("bench", help="kernel and training-step benchmarks vs numpy/PyTorch")

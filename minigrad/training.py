@@ -35,6 +35,10 @@ Output: one tqdm progress bar per epoch on stderr (running loss, images/s), foll
 `model.eval()`. Bad arguments, a missing MNIST file or an unusable
 device print `minigrad train: error: ...` on stderr and return exit code 2.
 
+`--threads N` runs every CPU kernel on at most N threads (`mg.set_num_threads`; default
+OMP_NUM_THREADS, else one per core). When the machine is busy (fewer idle cores than
+threads), a warning suggests `--threads 1`: a parallel kernel is as slow as its slowest thread.
+
 `--save PATH` writes, with `mg.save`, after every epoch (atomically: a run killed mid-save
 leaves the previous epoch's checkpoint),
 `{"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -51,6 +55,7 @@ set a new total (the cosine schedule then stretches to it); `--device`, `--save`
 """
 
 import math
+import os
 import sys
 import time
 
@@ -226,7 +231,8 @@ def _resolve(args) -> dict:
             "epochs": int(epochs), "batch_size": int(args.batch_size), "lr": float(lr),
             "optimizer": args.optimizer, "device": str(args.device), "seed": int(args.seed),
             "save": args.save, "resume": getattr(args, "resume", None),
-            "checkpoint": getattr(args, "checkpoint", None)}
+            "checkpoint": getattr(args, "checkpoint", None),
+            "threads": getattr(args, "threads", None)}
 
 
 def load_checkpoint(path: str) -> dict:
@@ -309,9 +315,13 @@ def train(options: dict, out=None, err=None) -> dict:
     print(f"{options['model']} on {options['dataset']} ({len(y_train)} train / {len(y_test)} "
           f"test images), {epochs} epoch{'s' * (epochs != 1)}, batch {options['batch_size']}, "
           f"{options['optimizer']}{momentum} lr {options['lr']:g} (cosine schedule), "
-          f"device {device}, seed {options['seed']}", file=err, flush=True)
+          f"device {device}{_threads_note(device)}, seed {options['seed']}", file=err, flush=True)
     if options["resume"]:
         print(f"resuming from {options['resume']} after epoch {done}", file=err, flush=True)
+    if device.type == "cpu":
+        warning = busy_machine_warning(mg.get_num_threads())
+        if warning:
+            print(f"minigrad train: warning: {warning}", file=err, flush=True)
     width = len(str(epochs))
     start = time.perf_counter()
     accuracy = None
@@ -365,11 +375,52 @@ def _save_checkpoint(options, model, optimizer, scheduler, epoch) -> None:
         raise UsageError(f"--save {options['save']}: cannot write the checkpoint: {e}") from e
 
 
+def _threads_note(device) -> str:
+    if device.type != "cpu":
+        return ""
+    n = mg.get_num_threads()
+    return f" ({n} thread{'s' * (n != 1)})"
+
+
+def busy_machine_warning(threads: int, load: float | None = None,
+                         cores: int | None = None) -> str | None:
+    """Why `threads` kernel threads would crawl on this machine now, or None.
+
+    A parallel kernel waits for its slowest thread, so one thread that shares its core with
+    another process slows the whole kernel down, many times over on a small machine. The warning
+    is given when the idle cores (cores - 1-minute load average) are fewer than the threads:
+    load + threads > cores + 0.5.
+    """
+    if threads <= 1:
+        return None
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (OSError, AttributeError):  # no load average on this platform
+            return None
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not cores or load + threads <= cores + 0.5:
+        return None
+    return (f"the machine is busy (load average {load:.1f} on {cores} "
+            f"core{'s' * (cores != 1)}) and each kernel runs {threads} threads, which can then "
+            "be many times slower than one: try --threads 1")
+
+
 def train_main(args) -> int:
-    """Entry point of `minigrad train` (args from minigrad.cli); returns the exit code."""
+    """Entry point of `minigrad train` (args from minigrad.cli); returns the exit code.
+    --threads sets mg.set_num_threads for the run (put back afterwards)."""
+    from . import threads
+
+    previous = threads._setting
     try:
-        train(_resolve(args))
+        options = _resolve(args)
+        if options["threads"] is not None:
+            mg.set_num_threads(options["threads"])
+        train(options)
     except UsageError as e:
         print(f"minigrad train: error: {e}", file=sys.stderr, flush=True)
         return 2
+    finally:
+        threads._restore(previous)
     return 0

@@ -11,12 +11,15 @@
  * batch of 1) therefore run on one thread. Built without OpenMP, everything is serial.
  *
  * Each compiled module includes this header and so has its own copy of the setting;
- * minigrad/threads.py (mg.set_num_threads) sets it in every module.
+ * minigrad/threads.py (mg.set_num_threads) sets it in every module. Whatever is set, a region
+ * never asks for more than MG_MAX_THREADS threads (a typo like set_num_threads(10**6) must not
+ * try to start a million threads).
  */
 #ifndef MINIGRAD_THREADS_H
 #define MINIGRAD_THREADS_H
 
 #define MG_SERIAL_BELOW 65536LL
+#define MG_MAX_THREADS 256
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -44,7 +47,7 @@ static inline int mg_num_threads(void)
 {
 #ifdef _OPENMP
     int n = mg_num_threads_setting > 0 ? mg_num_threads_setting : omp_get_max_threads();
-    return n < 1 ? 1 : n;
+    return n < 1 ? 1 : (n > MG_MAX_THREADS ? MG_MAX_THREADS : n);
 #else
     return 1;
 #endif

@@ -105,19 +105,20 @@ def _loadavg():
 
 
 class _ThreadLimits:
-    """For cfg.threads: our GEMM, and every OpenMP/BLAS pool threadpoolctl sees, at n threads;
-    restored on exit. Nothing when n is 0 (the defaults are used and merely recorded)."""
+    """For cfg.threads: every compiled kernel (mg.set_num_threads), and every OpenMP/BLAS pool
+    threadpoolctl sees, at n threads; restored on exit. Nothing when n is 0 (the defaults are
+    used and merely recorded)."""
 
     def __init__(self, n):
-        self.n, self.ctx, self.gemm_prev = n, None, None
+        self.n, self.ctx, self.active, self.prev = n, None, False, None
 
     def __enter__(self):
         if not self.n:
             return self
-        gemm = _gemm_module()
-        if gemm is not None:
-            self.gemm_prev = gemm.get_num_threads()
-            gemm.set_num_threads(self.n)
+        from .. import threads
+
+        self.prev, self.active = threads._setting, True
+        threads.set_num_threads(int(self.n))
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
@@ -128,8 +129,10 @@ class _ThreadLimits:
     def __exit__(self, *exc):
         if self.ctx is not None:
             self.ctx.restore_original_limits()
-        if self.gemm_prev is not None:
-            _gemm_module().set_num_threads(self.gemm_prev)
+        if self.active:
+            from .. import threads
+
+            threads._restore(self.prev)
 
 
 class _BlasThreads:
