@@ -4,7 +4,9 @@ Every extension is optional: without a working compiler minigrad installs anyway
 runs on its numpy reference kernels (mg.backend_info() says which serve).
 
 Environment switches:
-  MINIGRAD_NO_EXT=1       build no extension at all (pure numpy install)
+  MINIGRAD_NO_EXT=1       build no extension at all (pure numpy install, recorded in the
+                          generated minigrad/kernels/cpu/build_info.py: no "kernels not
+                          available" warning, stale compiled kernels are not loaded)
   MINIGRAD_REQUIRE_EXT=1  make a failed extension build an error instead of a warning
   MINIGRAD_OPENMP=0|1     force OpenMP off/on (default: probe the compiler)
   MINIGRAD_NATIVE=1       add -march=native (the wheel then only runs on this CPU type)
@@ -18,6 +20,18 @@ import tempfile
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD_INFO = os.path.join("minigrad", "kernels", "cpu", "build_info.py")
+BUILD_INFO_TEXT = '''"""Written by minigrad's setup.py at build time (not tracked by git).
+
+NO_EXT: the install was made with MINIGRAD_NO_EXT=1, so the numpy reference kernels serve on
+purpose: minigrad.backend.cpu then neither loads compiled kernels nor warns that they are missing.
+"""
+
+NO_EXT = {no_ext}
+'''
 
 OMP_PROBE = r"""
 #include <omp.h>
@@ -30,6 +44,25 @@ int main(void) { int n = 0;
 
 def _flag(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _write_build_info(package_dir):
+    """kernels/cpu/build_info.py (see BUILD_INFO_TEXT) in `package_dir`, minigrad.kernels.cpu's
+    folder in the build (a wheel) or, for an editable install, in the source tree."""
+    os.makedirs(package_dir, exist_ok=True)
+    with open(os.path.join(package_dir, "build_info.py"), "w") as f:
+        f.write(BUILD_INFO_TEXT.format(no_ext=_flag("MINIGRAD_NO_EXT")))
+
+
+class BuildPyWithInfo(build_py):
+    """build_py, plus build_info.py: into the wheel, or into the source tree when editable."""
+
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            _write_build_info(os.path.join(HERE, "kernels", "cpu"))
+        else:
+            _write_build_info(os.path.join(self.build_lib, os.path.dirname(BUILD_INFO)))
 
 
 class BuildExtWithProbes(build_ext):
@@ -65,6 +98,8 @@ class BuildExtWithProbes(build_ext):
                 ext.extra_compile_args += ["-fopenmp"]
                 ext.extra_link_args += ["-fopenmp"]
         super().build_extensions()
+        if self.inplace:  # `setup.py build_ext --inplace` runs without build_py
+            _write_build_info(os.path.join(HERE, "kernels", "cpu"))
 
 
 def extensions():
@@ -102,5 +137,5 @@ def extensions():
 
 setup(
     ext_modules=extensions(),
-    cmdclass={"build_ext": BuildExtWithProbes},
+    cmdclass={"build_ext": BuildExtWithProbes, "build_py": BuildPyWithInfo},
 )

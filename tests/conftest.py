@@ -47,6 +47,24 @@ REQUIRE_GPU = os.environ.get("MINIGRAD_REQUIRE_GPU", "").strip().lower() in ("1"
 DEVICES = ["cpu", "cuda"]
 
 
+# ------------------------------------------------------- the package under test (fallback)
+# The session fails, before any test runs, when the minigrad imported is not the one installed
+# in this environment (e.g. `python -m pytest` in a checkout after a non-editable install), or
+# MINIGRAD_REQUIRE_EXT=1 is set and a compiled kernel is missing: otherwise the kernel tests
+# would skip and the rest pass on the numpy reference. See tests/install_check.py.
+
+
+def pytest_sessionstart(session):
+    import pathlib
+
+    import install_check
+
+    found = install_check.problems(mg, pathlib.Path(__file__).resolve().parents[1])
+    if found:
+        pytest.exit("minigrad's test session cannot start:\n  - " + "\n  - ".join(found),
+                    returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "cuda: runs on the 'cuda' device (real or emulated)")
 

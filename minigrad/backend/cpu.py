@@ -4,7 +4,8 @@ were built, numpy otherwise.
 Each op is served by minigrad.kernels.cpu.<module> (gemm, conv, pool) when that extension
 imports, else by backend/reference.py; the table (KERNELS, built once at import) records which,
 and kernel_sources() reports it. MINIGRAD_DISABLE_EXT=1 (read
-at import) forces the reference everywhere. Convolution here is the reference's im2col + GEMM
+at import), or an install made with MINIGRAD_NO_EXT=1, forces the reference everywhere without
+a warning; a compiled module that fails to load otherwise warns once, with BUILD_ADVICE. Convolution here is the reference's im2col + GEMM
 with the im2col/col2im in Cython and the GEMM from this module's matmul: one GEMM for the whole
 batch (see _conv_cols) when each image's product is large, else a batched GEMM with one image
 per thread that reads and writes the NCHW arrays in place (see _CONV_PER_IMAGE_WORK).
@@ -42,6 +43,27 @@ def _extensions_disabled():
     return os.environ.get("MINIGRAD_DISABLE_EXT", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _built_without_extensions():
+    """Whether this install was made with MINIGRAD_NO_EXT=1 (setup.py records it in the
+    generated minigrad/kernels/cpu/build_info.py; absent: not known, treated as no)."""
+    try:
+        from minigrad.kernels.cpu import build_info
+    except ImportError:
+        return False
+    return bool(getattr(build_info, "NO_EXT", False))
+
+
+# Shown when compiled kernels were expected but did not load (a failed build, or minigrad
+# imported from a checkout that was never built). Each command rebuilds them (tested in CI).
+BUILD_ADVICE = (
+    "To build them, install a C compiler (e.g. gcc) and reinstall minigrad from its source "
+    "folder: `pip install -e .` in a checkout you work in, else "
+    "`pip install --force-reinstall --no-deps .` (with MINIGRAD_REQUIRE_EXT=1 a failing build "
+    "stops with its compiler error). To use the numpy reference kernels on purpose, install "
+    "with MINIGRAD_NO_EXT=1 or set MINIGRAD_DISABLE_EXT=1; then there is no warning."
+)
+
+
 def _load(name):
     """The compiled module minigrad.kernels.cpu.<name>, or None if it is absent or incomplete."""
     try:
@@ -51,7 +73,11 @@ def _load(name):
     return module if all(hasattr(module, f) for f in _REQUIRED[name]) else None
 
 
-DISABLED = _extensions_disabled()
+# Why the reference serves everywhere, if it does on purpose: None, "MINIGRAD_DISABLE_EXT=1"
+# (at run time) or "MINIGRAD_NO_EXT=1" (at install time).
+DISABLED_BY = ("MINIGRAD_DISABLE_EXT=1" if _extensions_disabled()
+               else "MINIGRAD_NO_EXT=1" if _built_without_extensions() else None)
+DISABLED = DISABLED_BY is not None
 _modules = {} if DISABLED else {name: _load(name) for name in _REQUIRED}
 _gemm = _modules.get("gemm")
 _conv = _modules.get("conv")
@@ -65,7 +91,7 @@ if _missing and not DISABLED:
     warnings.warn(
         f"minigrad: compiled CPU kernels {_names} "
         f"not available; falling back to the numpy reference kernels for {_ops}. "
-        "Build them with `python setup.py build_ext --inplace` or `pip install -e .`.",
+        + BUILD_ADVICE,
         RuntimeWarning,
         stacklevel=2,
     )
