@@ -27,10 +27,13 @@ def _flag(name):
 
 def installed_package_dir():
     """(folder of the minigrad package pip installed here, how) or (None, why not)."""
-    try:
-        dist = importlib.metadata.distribution("minigrad")
-    except importlib.metadata.PackageNotFoundError:
+    # What pip installed has a .dist-info; a minigrad.egg-info left in a checkout by a build
+    # (found when the checkout is on sys.path, as with `python -m pytest`) is not an install.
+    found = list(importlib.metadata.distributions(name="minigrad"))
+    installed = [d for d in found if str(getattr(d, "_path", "")).endswith(".dist-info")]
+    if not (installed or found):
         return None, "minigrad is not installed in this environment"
+    dist = (installed or found)[0]
     direct = dist.read_text("direct_url.json")
     info = json.loads(direct) if direct else {}
     if info.get("dir_info", {}).get("editable"):
