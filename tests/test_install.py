@@ -31,11 +31,12 @@ def _env(**extra):
 
 
 def _mini_suite(tmp_path):
-    """tmp/tests with this suite's conftest.py and install_check.py and one trivial test."""
+    """tmp/tests with this suite's conftest.py and helper modules and one trivial test."""
     tests = tmp_path / "tests"
     tests.mkdir()
-    for name in ("conftest.py", "install_check.py"):
-        shutil.copy(TESTS / name, tests / name)
+    for helper in TESTS.glob("*.py"):
+        if not helper.name.startswith("test_"):
+            shutil.copy(helper, tests / helper.name)
     (tests / "test_trivial.py").write_text("def test_trivial():\n    assert True\n")
     return tests
 
