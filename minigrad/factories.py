@@ -131,3 +131,32 @@ def rand_like(x, dtype=None, device=None, requires_grad=False):
 def randn_like(x, dtype=None, device=None, requires_grad=False):
     dtype, device = _like(x, dtype, device)
     return randn(*x.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _new(x, size, dtype, device, requires_grad, fill, op):
+    """Tensor.new_*: a fresh tensor with x's dtype and device unless given (as PyTorch)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    dtype = x.dtype if dtype is None else dtype
+    device = x.device if device is None else device
+    return full(_shape(size, op), fill, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def new_zeros(x, *size, dtype=None, device=None, requires_grad=False):
+    """Zeros of `size`, with x's dtype and device by default (Tensor.new_zeros)."""
+    return _new(x, size, dtype, device, requires_grad, 0, "new_zeros")
+
+
+def new_ones(x, *size, dtype=None, device=None, requires_grad=False):
+    """Ones of `size`, with x's dtype and device by default (Tensor.new_ones)."""
+    return _new(x, size, dtype, device, requires_grad, 1, "new_ones")
+
+
+def new_full(x, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """`fill_value` everywhere, with x's dtype and device by default (Tensor.new_full)."""
+    return _new(x, (size,), dtype, device, requires_grad, fill_value, "new_full")
+
+
+def new_empty(x, *size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised (here: zero) tensor with x's dtype and device (Tensor.new_empty)."""
+    return _new(x, size, dtype, device, requires_grad, 0, "new_empty")

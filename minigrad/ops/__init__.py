@@ -6,7 +6,10 @@ The names of this package and the Tensor methods are derived from the op catalog
 
 from ..tensor import Tensor
 from ..testing import catalogue as _catalogue
-from . import conv, elementwise, indexing, linalg, reduce, shape  # noqa: F401
+from . import (  # noqa: F401
+    conv, elementwise, indexing, intdiv, linalg, linalg_extra, predicates, reduce, reduce_extra,
+    reorder, sampling, scatter, shape, sorting, special,
+)
 from .indexing import getitem, index_put  # noqa: F401  (Tensor.__getitem__ / __setitem__)
 
 globals().update(_catalogue.exports("ops"))

@@ -205,3 +205,44 @@ def as_float64(sample):
         return tuple(np.asarray(a, dtype=np.float64) for a in sample(rng, case))
 
     return wrapped
+
+
+# ---------------------------------------------------------------------------- constants in fn
+# Index tensors, masks and the like are not inputs (not differentiable): a case's fn derives
+# them from the input's shape, so fn, reference and torch_fn agree, and makes them on the
+# input's device (minigrad) or as a torch tensor (torch).
+
+
+def is_torch(x):
+    return type(x).__module__.startswith("torch")
+
+
+def constant_like(x, array):
+    """`array` as a constant tensor of x's library and device (minigrad or torch)."""
+    if is_torch(x):
+        return torch_module().as_tensor(array)
+    import minigrad
+
+    return minigrad.tensor(array, device=x.device)
+
+
+def index_for(shape, high, seed=0):
+    """A fixed int64 index array of `shape` with values in [0, high), repeats included."""
+    rng = np.random.default_rng(seed + 7 * len(shape) + sum(shape))
+    return rng.integers(0, high, shape).astype(np.int64)
+
+
+def mask_for(shape, seed=0):
+    """A fixed bool mask of `shape` with both values present (when it has 2+ elements)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    return ((np.arange(n) * 5 + seed) % 3 == 0).reshape(shape)
+
+
+def abs_distinct(rng, case):
+    """Values with distinct |x| >= 0.3 and random signs (no ties in max |x|, no kink at 0)."""
+    out = []
+    for shape in case:
+        n = int(np.prod(shape, dtype=np.int64))
+        size = 0.3 + rng.permutation(n) * 0.25 + rng.uniform(-0.05, 0.05, n)
+        out.append((np.where(rng.random(n) < 0.5, -1.0, 1.0) * size).reshape(shape))
+    return tuple(out)

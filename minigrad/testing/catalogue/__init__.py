@@ -18,10 +18,14 @@ runs it); torch is resolved from the dotted paths when a test calls it.
 
 import dataclasses
 
-from . import conv, elementwise, indexing, linalg, nn, reduce, shape
+from . import (
+    conv, elementwise, factories, indexing, intdiv, linalg, linalg_extra, nn, predicates, reduce,
+    reduce_extra, reorder, scatter, shape, sorting, special,
+)
 from .entry import DERIVED, EXPOSURES, Case, Entry, resolve  # noqa: F401
 
-_FAMILIES = (elementwise, reduce, linalg, shape, indexing, conv, nn)
+_FAMILIES = (elementwise, special, intdiv, predicates, reduce, reduce_extra, linalg, linalg_extra,
+             shape, reorder, indexing, scatter, sorting, factories, conv, nn)
 
 
 def _entries():

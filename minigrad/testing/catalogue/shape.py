@@ -45,6 +45,11 @@ ENTRIES = [
     Entry("T", "minigrad.tensor.Tensor.T", expose=("Tensor",), torch="torch.Tensor.T", cases=(
         Case(cases([(3, 4)], [(1, 4)]), uniform(), lambda x: x.T, fn=lambda x: x.T,
              torch_fn=lambda x: x.T),)),
+    Entry("view_as", "minigrad.tensor.Tensor.view_as", expose=("Tensor",),
+          torch="torch.Tensor.view_as", cases=(
+              Case(cases([(3, 4)], [(12,)]), uniform(), lambda x: x.reshape(2, 6),
+                   fn=lambda x: x.view_as(x.new_zeros(2, 6)),
+                   torch_fn=lambda x: x.view_as(x.new_zeros(2, 6))),)),
     op("squeeze", torch="torch.squeeze", cases=(
         Case(cases([(1, 3, 1)], [(3, 4)], [(1,)]), uniform(), np.squeeze),
         Case(cases([(2, 1, 3)], [(3, 1)]), uniform(), lambda x: np.squeeze(x, 1), args=(1,),
