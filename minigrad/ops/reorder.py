@@ -157,6 +157,11 @@ def tril(x, diagonal=0):
     return _triangle(x, diagonal, upper=False)
 
 
+def triu(x, diagonal=0):
+    """The upper triangle of the last two dims (on and above `diagonal`); zeros elsewhere."""
+    return _triangle(x, diagonal, upper=True)
+
+
 def _slices(x, dim, sizes):
     out, start = [], 0
     for size in sizes:

@@ -57,6 +57,8 @@ ENTRIES = [
         Case(MATRICES, uniform(), np.tril),
         Case(MATRICES, uniform(), lambda x: np.tril(x, -1), args=(-1,), name="tril_diag"),
     )),
+    op("triu", torch="torch.triu", cases=(
+        Case(MATRICES, uniform(), lambda x: np.triu(x, 1), args=(1,)),)),
     op("chunk", torch="torch.chunk", cases=(
         Case(cases([(2, 7)], [(3, 3)], [(2, 2, 4)], [(1, 1)]), uniform(),
              lambda x: weighted_cat_np(np.split(x, _chunk_bounds(x.shape[1], 3), 1), 1),
