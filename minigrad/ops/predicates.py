@@ -46,8 +46,8 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     xp = a.device.xp
     if a.dtype == np.bool_:
         return _bool_tensor(a._data == b._data, a.device)
-    return _bool_tensor(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=bool(equal_nan)),
-                        a.device)
+    close = xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=bool(equal_nan))
+    return _bool_tensor(close, a.device)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -94,7 +94,8 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     finite value), as torch.nan_to_num."""
     check_tensor(x, "nan_to_num")
     for name, value in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, float, np.number))):
             raise TypeError(f"nan_to_num: {name} must be a number or None, got {value!r}")
     if x.dtype.kind != "f":
         return x.clone()

@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from ..autograd import Op
-from ..tensor import Tensor
 from .common import check_tensor, normalize_dim, normalize_dims, resolve_dim_alias
 from .elementwise import where
 from .reduce import Extremum
@@ -122,7 +121,8 @@ def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
         raise TypeError(f"norm: input must be a floating point tensor, got {x.dtype}")
     if isinstance(p, str):
         if p != "fro":
-            raise ValueError(f"norm: p={p!r} is not supported (vector norms only: a number or 'fro')")
+            raise ValueError(
+                f"norm: p={p!r} is not supported (vector norms only: a number or 'fro')")
         p = 2
     if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or math.isnan(p):
         raise TypeError(f"norm: p must be a number or 'fro', got {p!r}")

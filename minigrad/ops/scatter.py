@@ -35,7 +35,8 @@ def _check_range(op, idx, size, dim):
     if idx.size and (bool((idx < 0).any()) or bool((idx >= size).any())):
         lo, hi = int(idx.min()), int(idx.max())
         bad = lo if lo < 0 else hi
-        raise IndexOutOfRangeError(f"{op}: index {bad} is out of bounds for dim {dim} with size {size}")
+        raise IndexOutOfRangeError(
+            f"{op}: index {bad} is out of bounds for dim {dim} with size {size}")
 
 
 def _dim_key(xp, idx, dim):
@@ -111,7 +112,8 @@ def scatter_add(input, dim, index, src):  # noqa: A002
     check_tensor(src, "scatter_add")
     idx = _index_tensor(index, "scatter_add", input.device)
     if src.dtype != input.dtype:
-        raise TypeError(f"scatter_add: src dtype {src.dtype} differs from the input's {input.dtype}")
+        raise TypeError(
+            f"scatter_add: src dtype {src.dtype} differs from the input's {input.dtype}")
     if input.ndim == 0:
         out = scatter_add(input.reshape(1), dim, index.reshape(-1), src.reshape(-1))
         return out.reshape(())
@@ -136,7 +138,8 @@ def index_select(input, dim, index):  # noqa: A002
     if input.ndim == 0:
         normalize_dim(dim, 1, "index_select")
         _check_range("index_select", idx, 1, 0)
-        return GetItem.apply(input.reshape(1), key=(idx,)).reshape(() if idx.size == 1 else (idx.size,))
+        out = GetItem.apply(input.reshape(1), key=(idx,))
+        return out.reshape(() if idx.size == 1 else (idx.size,))
     d = normalize_dim(dim, input.ndim, "index_select")
     _check_range("index_select", idx, input.shape[d], d)
     return GetItem.apply(input, key=(slice(None),) * d + (idx,))
@@ -153,20 +156,24 @@ def masked_fill(input, mask, value):  # noqa: A002
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {got}")
     if mask.device != input.device:
-        raise RuntimeError(f"masked_fill: mask is on {mask.device} but the input is on {input.device}")
+        raise RuntimeError(
+            f"masked_fill: mask is on {mask.device} but the input is on {input.device}")
     try:
         np.broadcast_shapes(mask.shape, input.shape)
     except ValueError:
-        raise ValueError(f"masked_fill: mask of shape {mask.shape} and input of shape {input.shape} "
-                         "cannot be broadcast together") from None
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} and input of shape "
+                         f"{input.shape} cannot be broadcast together") from None
     if isinstance(value, Tensor):
         if value.ndim:
-            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+            raise ValueError(
+                f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
         if value.device != input.device:
-            raise RuntimeError(f"masked_fill: value is on {value.device} but the input is on {input.device}")
+            raise RuntimeError(
+                f"masked_fill: value is on {value.device} but the input is on {input.device}")
         fill = value if value.dtype == input.dtype else value.to(input.dtype)
     elif isinstance(value, (bool, int, float, np.number)):
         fill = Tensor._make(input.device.xp.asarray(value, dtype=input.dtype), input.device)
     else:
-        raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
+        raise TypeError(
+            f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
     return Where.apply(mask._data, fill, input)

@@ -64,7 +64,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     d = normalize_dim(dim, x.ndim, "topk") if x.ndim else normalize_dim(dim, 1, "topk")
     size = x.shape[d] if x.ndim else 1
     if not 0 <= k <= size:
-        raise ValueError(f"topk: k={k} is out of range for dim {d} of size {size} (shape {x.shape})")
+        raise ValueError(
+            f"topk: k={k} is out of range for dim {d} of size {size} (shape {x.shape})")
     if x.ndim == 0:
         indices = Tensor._make(x.device.xp.zeros((), np.int64), x.device)
         return topk_result(x.clone() if k else x.reshape(-1)[:0].reshape(()), indices)

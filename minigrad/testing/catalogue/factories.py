@@ -21,8 +21,8 @@ ENTRIES = [
           torch="torch.Tensor.new_full", order=0, cases=(
               Case(cases([(3,)]), uniform(), lambda x: np.full((2,), 7.0), args=((2,), 7.0)),)),
     Entry("new_empty", "minigrad.factories.new_empty", expose=("Tensor",), order=0,
-          note="values are unspecified (zeros here): "
-               "tests/test_tensor_ops_extra.py::test_new_factories_inherit_dtype_and_device_as_torch"),
+          note="values are unspecified (zeros here): tests/test_tensor_ops_extra.py::"
+               "test_new_factories_inherit_dtype_and_device_as_torch"),
     Entry("randperm", "minigrad.ops.sampling.randperm", expose=("mg",), order=0, note=RANDOM),
     Entry("multinomial", "minigrad.ops.sampling.multinomial", expose=("mg",), order=0, note=RANDOM),
 ]

@@ -59,6 +59,7 @@ ENTRIES = [
               Case(SHAPES, quotient_sampler, np.floor_divide, fn=lambda a, b: a // b,
                    torch_fn=lambda a, b: a // b),
               Case(UNARY_SHAPES, _dividing(3.0), lambda x: np.floor_divide(3.0, x),
-                   fn=lambda x: 3.0 // x, torch_fn=lambda x: 3.0 // x, name="floor_divide_reflected"),
+                   fn=lambda x: 3.0 // x, torch_fn=lambda x: 3.0 // x,
+                   name="floor_divide_reflected"),
           )),
 ]

@@ -24,13 +24,17 @@ EQUATIONS = [
 ]
 
 
+def _spec_name(equation):
+    return "einsum_" + equation.replace(",", "_").replace("->", "_to_")
+
+
 def _einsum_case(i, equation, shape_list):
     import minigrad
 
     return Case(cases(*shape_list), uniform(), lambda *xs: np.einsum(equation, *xs),
                 fn=lambda *xs: minigrad.einsum(equation, *xs),
                 torch_fn=lambda *xs: torch_module().einsum(equation, *xs),
-                name=None if i == 0 else "einsum_" + equation.replace(",", "_").replace("->", "_to_"),
+                name=None if i == 0 else _spec_name(equation),
                 second_order=i in (0, 1))
 
 

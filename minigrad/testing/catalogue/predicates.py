@@ -46,7 +46,8 @@ def _logical(name, sample_hi, keep):
     np_kw = {"axis": 0, "keepdims": True} if keep else {"axis": 1}
     return Entry(name, OPS + name, torch=f"torch.{name}", order=0, cases=(
         Case(cases([(3, 4)], [(2, 3, 2)], [(4, 1)]), uniform(),
-             lambda x: np_fn(x > sample_hi, **np_kw), fn=lambda x: getattr(x > sample_hi, name)(**kw),
+             lambda x: np_fn(x > sample_hi, **np_kw),
+             fn=lambda x: getattr(x > sample_hi, name)(**kw),
              torch_fn=lambda x: getattr(x > sample_hi, name)(**kw)),
         Case(REDUCE_SHAPES, uniform(-0.6, 0.6) if name == "any" else uniform(0.6, 3.0),
              lambda x: np_fn(np.round(x)), fn=lambda x: getattr(x.round(), name)(),
@@ -64,7 +65,8 @@ ENTRIES = [
              fn=lambda a, b: a.isclose(a + b * 1e-6, rtol=0, atol=1e-6),
              torch_fn=lambda a, b: a.isclose(a + b * 1e-6, rtol=0, atol=1e-6)),)),
     Entry("allclose", OPS + "allclose", torch="torch.allclose", order=0,
-          note="returns a Python bool: tests/test_tensor_ops_extra.py::test_allclose_isclose_as_torch"),
+          note="returns a Python bool: "
+               "tests/test_tensor_ops_extra.py::test_allclose_isclose_as_torch"),
     _logical("any", 1.5, keep=False),
     _logical("all", -1.5, keep=True),
     Entry("nan_to_num", OPS + "nan_to_num", torch="torch.nan_to_num", cases=(
