@@ -512,6 +512,12 @@ class Tensor:
     def clamp_(self, min=None, max=None):  # noqa: A002
         return self._inplace(self.clamp(min, max))
 
+    def masked_fill_(self, mask, value):
+        return self._inplace(_ops().masked_fill(self, mask, value))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace(_ops().scatter_add(self, dim, index, src))
+
     def copy_(self, src):
         src = src if isinstance(src, Tensor) else tensor(src)
         return self._assign(self._device.xp.broadcast_to(src._data, self.shape).astype(self.dtype),

@@ -173,6 +173,24 @@ def test_masked_fill_dtypes_broadcasting_and_value_tensor_as_torch():
         y.masked_fill(mg.tensor([True, False]), 0.0)
 
 
+def test_in_place_masked_fill_and_scatter_add_as_torch():
+    w, tw = pair(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    src, tsrc = pair(np.ones((1, 3)), requires_grad=True)
+    mask = np.array([[True, False, False], [False, False, True]])
+    index = np.array([[1, 0, 1]])
+    y, ty = w * 2, tw * 2
+    assert y.masked_fill_(mg.tensor(mask), -1.0) is y
+    ty.masked_fill_(torch.tensor(mask), -1.0)
+    y.scatter_add_(0, mg.tensor(index), src)
+    ty.scatter_add_(0, torch.tensor(index), tsrc)
+    same(y, ty)
+    g = np.arange(6.0).reshape(2, 3)
+    (y * y).backward(mg.tensor(g))
+    (ty * ty).backward(torch.tensor(g))
+    same(w.grad, tw.grad)
+    same(src.grad, tsrc.grad)
+
+
 # ---------------------------------------------------------------------------- dtypes
 
 
