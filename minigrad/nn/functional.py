@@ -222,14 +222,28 @@ def _reduce(losses, reduction):
     return losses
 
 
-def _same_shape(x, y, op):
+def _same_shape(x, y, op, broadcast=False):
+    """The target as a Tensor of x's dtype. Shapes must match, except for the pointwise
+    regression losses (broadcast=True), which broadcast as PyTorch does: with PyTorch's warning
+    (kl_div without one), and a RuntimeError naming the op when the shapes don't broadcast."""
     check_tensor(x, op)
     if not isinstance(y, Tensor):
         y = Tensor(np.asarray(y), dtype=x.dtype, device=x.device)
     if x.shape != y.shape:
-        raise ValueError(
-            f"{op}: input shape {x.shape} and target shape {y.shape} differ (they must match)"
-        )
+        if not broadcast:
+            raise ValueError(
+                f"{op}: input shape {x.shape} and target shape {y.shape} differ (they must match)"
+            )
+        if op != "kl_div":
+            warnings.warn(
+                f"{op}: Using a target size ({y.shape}) that is different to the input size "
+                f"({x.shape}). This will likely lead to incorrect results due to broadcasting. "
+                f"Please ensure they have the same size.", UserWarning, stacklevel=3)
+        try:
+            np.broadcast_shapes(x.shape, y.shape)
+        except ValueError:
+            raise RuntimeError(f"{op}: target shape {y.shape} does not broadcast with input "
+                               f"shape {x.shape}") from None
     if y.dtype != x.dtype:
         y = y.to(x.dtype)
     return y
@@ -443,7 +457,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean",  #
     """Mean squared error (input - target)**2; shapes must match."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "mse_loss")
-    target = _same_shape(input, target, "mse_loss")
+    target = _same_shape(input, target, "mse_loss", broadcast=True)
     diff = input - target
     return _pointwise_loss(diff * diff, reduction, weight, "mse_loss", mean_over_weight=True)
 
@@ -453,7 +467,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean",  # 
     """Mean absolute error |input - target| (gradient sign(input - target), 0 at 0)."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "l1_loss")
-    target = _same_shape(input, target, "l1_loss")
+    target = _same_shape(input, target, "l1_loss", broadcast=True)
     return _pointwise_loss((input - target).abs(), reduction, weight, "l1_loss",
                            mean_over_weight=True)
 
@@ -463,7 +477,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     """0.5 d**2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target); beta=0 is l1."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "smooth_l1_loss")
-    target = _same_shape(input, target, "smooth_l1_loss")
+    target = _same_shape(input, target, "smooth_l1_loss", broadcast=True)
     if not isinstance(beta, numbers.Real) or beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be a non-negative number, got {beta!r}")
     if beta == 0:
@@ -475,7 +489,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):  # noqa: A002
     """0.5 d**2 where |d| < delta, else delta (|d| - delta / 2) (d = input - target)."""
     _check_reduction(reduction, "huber_loss")
-    target = _same_shape(input, target, "huber_loss")
+    target = _same_shape(input, target, "huber_loss", broadcast=True)
     if not isinstance(delta, numbers.Real) or delta <= 0:
         raise ValueError(f"huber_loss: delta must be a positive number, got {delta!r}")
     d = input - target
@@ -499,8 +513,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean",  # n
                       "the KL div math definition.'mean' will be changed to behave the same as "
                       "'batchmean' in the next major release.", stacklevel=2)
     _check_reduction(reduction, "kl_div", _REDUCTIONS + ("batchmean",))
-    target = _same_shape(input, target, "kl_div")
-    losses = regression_loss.KLDiv.apply(input, target, log_target=bool(log_target))
+    target = _same_shape(input, target, "kl_div", broadcast=True)
+    pointwise = input
+    if target.shape != input.shape:  # the fused op takes equal shapes; broadcast_to is differentiable
+        shape = np.broadcast_shapes(input.shape, target.shape)
+        pointwise, target = pointwise.broadcast_to(shape), target.broadcast_to(shape)
+    losses = regression_loss.KLDiv.apply(pointwise, target, log_target=bool(log_target))
     if reduction == "batchmean":
         total = losses.sum()
         return total / input.shape[0] if input.ndim else total
