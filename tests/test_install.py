@@ -173,6 +173,9 @@ def _source_files(folder, suffixes):
 def no_ext_wheel(tmp_path_factory):
     """A MINIGRAD_NO_EXT=1 wheel built from a clean copy of the sources (no build/ or in-place
     kernels from this checkout), without network: the build backend of this environment."""
+    if not (ROOT / "minigrad").is_dir():
+        pytest.skip("no sources to build from: CI's MINIGRAD_NO_EXT block removes minigrad/ after "
+                    "its install (so the tests import the installed copy); block 1 builds this")
     setuptools = pytest.importorskip("setuptools")
     if tuple(int(p) for p in setuptools.__version__.split(".")[:2]) < (70, 1):
         pytest.importorskip("wheel", reason="setuptools < 70.1 builds wheels only with `wheel`")
