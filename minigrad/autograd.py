@@ -13,8 +13,14 @@ How backward runs (see `run_backward`)
        must work) and count, for each node, how many consumers it has in this graph.
     2. Start from the roots with their incoming gradients; a node runs only when all of
        its consumers have run, so its gradient is complete (the sum over every use).
-    3. Each node's backward gets Tensors and returns Tensors, so with `create_graph=True`
+    3. With `create_graph=True` each node's `backward` gets Tensors and returns Tensors, so
        the backward pass is itself recorded and can be differentiated again.
+    4. Without it (the common case: one gradient, then an optimizer step) gradients flow as
+       raw arrays: a node whose Function defines `backward_arrays` gets and returns arrays
+       (no Tensor, no op dispatch per gradient term); any other node has its arrays wrapped
+       in Tensors for its `backward` (run with grad mode off) and unwrapped again.
+       `backward` stays the definition: `backward_arrays` is the same formula on arrays, and
+       the test suite checks the two paths against each other on every registered op.
 """
 
 import functools
@@ -24,18 +30,24 @@ import threading
 import traceback
 import weakref
 
-_TENSOR_CLASS = None
+from .backend.device import CPU
+
+# minigrad.tensor.Tensor. tensor.py imports this module, so it binds the class here once it
+# is defined (`_bind_tensor_class`); the hot paths read this global instead of importing
+# (an import statement inside them would cost microseconds per op).
+_Tensor = None
+
+
+def _bind_tensor_class(cls):
+    global _Tensor
+    _Tensor = cls
 
 
 def _tensor_class():
-    """minigrad.tensor.Tensor (tensor.py imports this module, so it is looked up lazily, once:
-    an import statement inside the hot functions would cost microseconds per op)."""
-    global _TENSOR_CLASS
-    if _TENSOR_CLASS is None:
-        from .tensor import Tensor
-
-        _TENSOR_CLASS = Tensor
-    return _TENSOR_CLASS
+    """minigrad.tensor.Tensor (for modules that cannot import it at their import time)."""
+    if _Tensor is None:
+        from . import tensor  # noqa: F401  (binds _Tensor)
+    return _Tensor
 
 
 # ---------------------------------------------------------------------------- grad mode
@@ -288,13 +300,16 @@ class _SavedTensor:
         else:
             self.tensor = tensor
 
-    def unpack(self, op_name, node=None):
+    def _check_version(self, op_name):
         if self.counter.value != self.version:
             raise RuntimeError(
                 f"{op_name}: one of the tensors saved for backward has been modified by an "
                 f"in-place operation (its version is {self.counter.value}, expected "
                 f"{self.version}); use an out-of-place op or clone() it first"
             )
+
+    def unpack(self, op_name, node=None):
+        self._check_version(op_name)
         if self.tensor is not None:
             return self.tensor
         tensor = self.ref()
@@ -377,6 +392,32 @@ class Context:
     def saved_tensors(self):
         return self._unpack(self._saved_tensors)
 
+    def _unpack_arrays(self, saved):
+        """Saved values as raw arrays (for `backward_arrays`), version-checked."""
+        if self._freed:
+            self._check_not_freed()
+        if saved is None:
+            return ()
+        arrays = []
+        for s in saved:
+            if s is None:
+                arrays.append(None)
+                continue
+            if s.counter.value != s.version:
+                s._check_version(self._node.name if self._node else "backward")
+            arrays.append(s.tensor._data if s.tensor is not None else s.array)
+        return tuple(arrays)
+
+    @property
+    def saved_input_arrays(self):
+        """`saved_inputs` as raw arrays (what `backward_arrays` reads)."""
+        return self._unpack_arrays(self._saved_inputs)
+
+    @property
+    def saved_output_arrays(self):
+        """`saved_outputs` as raw arrays."""
+        return self._unpack_arrays(self._saved_outputs)
+
     def _release(self):
         self._saved_inputs = self._saved_outputs = self._saved_tensors = None
         self._freed = True
@@ -389,14 +430,15 @@ class Node:
     made by another op, `(leaf_tensor, None)` for a leaf that requires grad, or None.
     """
 
-    __slots__ = ("fn", "ctx", "edges", "out_meta", "retained", "hooks", "trace", "in_backward",
-                 "__weakref__")
+    __slots__ = ("fn", "ctx", "edges", "out_meta", "device", "retained", "hooks", "trace",
+                 "in_backward", "__weakref__")
 
-    def __init__(self, fn, ctx, edges, out_meta):
+    def __init__(self, fn, ctx, edges, out_meta, device):
         self.fn = fn
         self.ctx = ctx
         self.edges = edges
         self.out_meta = out_meta  # (shape, dtype) per output, to make zero grads
+        self.device = device  # where the outputs (and so their gradients) live
         self.retained = None  # output_nr -> weakref of a tensor that called retain_grad()
         self.hooks = None  # output_nr -> HookDict of that output's Tensor.register_hook hooks
         # Under detect_anomaly: the user's stack at the forward call (else None, no cost).
@@ -443,6 +485,12 @@ class Function:
     _forward_on_arrays = False
     # Shape ops whose output may be a view of input 0 set this.
     _view_of_input0 = False
+    # An op whose output lives on `kwargs["device"]` rather than its inputs' device (ToDevice).
+    _moves_to_device = False
+    # Optional `backward_arrays(ctx, *grad_arrays)`: the same gradient as `backward`, on raw
+    # arrays, read from `ctx.saved_input_arrays` / `ctx.saved_output_arrays`; used by a
+    # backward without create_graph. Ops without one run `backward` on wrapped arrays.
+    backward_arrays = None
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -454,22 +502,42 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        Tensor = _tensor_class()
+        Tensor = _Tensor
 
-        tensors = [a for a in args if isinstance(a, Tensor)]
-        device = _common_device(cls, tensors)
-        needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
-        record = _state.grad_enabled and any(needs_input_grad)
+        # One pass over the arguments: the common device, which inputs need a gradient, and
+        # (for Ops) the raw arrays forward works on.
+        device = None
+        needs = []
+        raw = []
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a._device
+                if device is None:
+                    device = d
+                elif d is not device and d != device:
+                    raise RuntimeError(
+                        f"{cls.__name__}: expected all tensors on the same device, got {device} "
+                        f"and {d}"
+                    )
+                needs.append(a._requires_grad)
+                raw.append(a._data)
+            else:
+                needs.append(False)
+                raw.append(a)
+        if device is None:
+            device = CPU
+        needs_input_grad = tuple(needs)
+        record = True in needs_input_grad and _state.grad_enabled
         ctx = Context(device, needs_input_grad)
 
         if cls._forward_on_arrays:
-            raw = [a._data if isinstance(a, Tensor) else a for a in args]
             result = cls.forward(ctx, *raw, **kwargs)
+            out_device = kwargs["device"] if cls._moves_to_device else device
             if isinstance(result, tuple):
                 outputs = result
-                out_tensors = tuple([Tensor._make(o, device) for o in outputs])
+                out_tensors = tuple([Tensor._make(o, out_device) for o in outputs])
             else:
-                out_tensors = (Tensor._make(result, device),)
+                out_tensors = (Tensor._make(result, out_device),)
         else:
             with no_grad():
                 result = cls.forward(ctx, *args, **kwargs)
@@ -559,44 +627,37 @@ def preserve_saved_input(node, tensor):
                 s.tensor, s.counter, s.version = copy, copy._version_counter, 0
 
 
-def _common_device(fn, tensors):
-    if not tensors:
-        from .backend.device import CPU
-
-        return CPU
-    device = tensors[0]._device
-    for t in tensors[1:]:
-        if t._device is not device and t._device != device:
-            raise RuntimeError(
-                f"{fn.__name__}: expected all tensors on the same device, got {device} and {t.device}"
-            )
-    return device
-
-
 def _record(fn, ctx, args, outputs, returned=None):
     """Make the node of one op application. `returned`: for a user Function, the Tensors its
     forward returned (`outputs` are new objects sharing their arrays)."""
-    Tensor = _tensor_class()
-
     edges = []
-    for a in args:
-        if isinstance(a, Tensor) and a._requires_grad:
-            grad_fn = a.grad_fn
+    for a, needed in zip(args, ctx.needs_input_grad):
+        if needed:  # a Tensor that requires grad
+            grad_fn = a._grad_fn if a._base is None else a.grad_fn  # (a view may refresh)
             edges.append((grad_fn, a._output_nr) if grad_fn is not None else (a, None))
         else:
             edges.append(None)
-    node = Node(fn, ctx, tuple(edges), tuple([(o._data.shape, o._data.dtype) for o in outputs]))
-    ctx._node_ref = weakref.ref(node)
-    for i, out in enumerate(outputs):
-        if out._data.dtype.kind == "f":
+    if len(outputs) == 1:
+        out = outputs[0]
+        data = out._data
+        node = Node(fn, ctx, tuple(edges), ((data.shape, data.dtype),), out._device)
+        if data.dtype.kind == "f":
             out._requires_grad = True
-            out._grad_fn, out._output_nr = node, i
+            out._grad_fn = node  # (output_nr 0)
+    else:
+        out_meta = tuple([(o._data.shape, o._data.dtype) for o in outputs])
+        node = Node(fn, ctx, tuple(edges), out_meta, outputs[0]._device)
+        for i, out in enumerate(outputs):
+            if out._data.dtype.kind == "f":
+                out._requires_grad = True
+                out._grad_fn, out._output_nr = node, i
+    ctx._node_ref = weakref.ref(node)
     if ctx._input_idx:
-        ctx._saved_inputs = tuple(
-            _SavedTensor(args[i]) if isinstance(args[i], Tensor) else None for i in ctx._input_idx
-        )
+        ctx._saved_inputs = tuple([
+            _SavedTensor(args[i]) if isinstance(args[i], _Tensor) else None for i in ctx._input_idx
+        ])
     if ctx._output_idx:
-        ctx._saved_outputs = tuple(_SavedTensor(outputs[i], is_output=True) for i in ctx._output_idx)
+        ctx._saved_outputs = tuple([_SavedTensor(outputs[i], True) for i in ctx._output_idx])
     if ctx._to_save is not None:
         # A saved output must come back attached to this node (so a backward that uses it
         # is differentiable, as for PyTorch), and be held weakly (no node -> output cycle).
@@ -631,14 +692,16 @@ class strict_gradients(_GradModeContext):  # noqa: N801
         return False
 
 
+def _grad_target_meta(node, index, edge_target):
+    target, output_nr = edge_target
+    return (target.shape, target.dtype) if output_nr is None else target.out_meta[output_nr]
+
+
 def _check_grad(node, index, grad, edge_target):
     """A backward result must match its input's shape; cast to the input's dtype."""
-    Tensor = _tensor_class()
-
-    if not isinstance(grad, Tensor):
+    if not isinstance(grad, _Tensor):
         raise TypeError(f"{node.name} returned a {type(grad).__name__} for input {index}; expected a Tensor or None")
-    target, output_nr = edge_target
-    shape, dtype = (target.shape, target.dtype) if output_nr is None else target.out_meta[output_nr]
+    shape, dtype = _grad_target_meta(node, index, edge_target)
     if grad.shape != shape:
         raise InvalidGradientError(
             f"{node.name} returned an invalid gradient for input {index}: shape {grad.shape}, "
@@ -651,6 +714,31 @@ def _check_grad(node, index, grad, edge_target):
                 f"expected {dtype}"
             )
         grad = grad.to(dtype)
+    return grad
+
+
+def _check_grad_array(node, index, grad, edge_target):
+    """`_check_grad` for a raw-array gradient (the backward without create_graph)."""
+    target, output_nr = edge_target
+    if output_nr is None:
+        data = target._data
+        shape, dtype = data.shape, data.dtype
+    else:
+        shape, dtype = target.out_meta[output_nr]
+    if grad.dtype is dtype and grad.shape == shape:  # the common case, checked cheaply
+        return grad
+    if grad.shape != shape:
+        raise InvalidGradientError(
+            f"{node.name} returned an invalid gradient for input {index}: shape "
+            f"{tuple(grad.shape)}, expected {tuple(shape)}"
+        )
+    if grad.dtype != dtype:
+        if _state.strict_gradients:
+            raise InvalidGradientError(
+                f"{node.name} returned an invalid gradient for input {index}: dtype {grad.dtype}, "
+                f"expected {dtype}"
+            )
+        grad = grad.astype(dtype)
     return grad
 
 
@@ -668,10 +756,8 @@ def _check_gradient_count(node, input_grads):
     )
 
 
-def _check_finite(node, grad, index):
+def _check_finite(node, data, xp, index):
     """detect_anomaly's check: raise at the first gradient holding NaN or Inf."""
-    xp = grad.device.xp
-    data = grad._data
     if bool(xp.isfinite(data).all()):
         return
     kinds = [k for k, f in (("NaN", xp.isnan), ("Inf", xp.isinf)) if bool(f(data).any())]
@@ -681,30 +767,13 @@ def _check_finite(node, grad, index):
         where = "  (unknown: the op was called outside detect_anomaly)\n"
     raise RuntimeError(
         f"detect_anomaly: {node.name} returned {' and '.join(kinds)} values in its gradient "
-        f"for input {index} (shape {tuple(grad.shape)}). The forward call of "
+        f"for input {index} (shape {tuple(data.shape)}). The forward call of "
         f"{node.fn.__name__} that made this node (most recent call last):\n{where}"
     )
 
 
-def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
-    """Backpropagate `root_grads` from `roots`.
-
-    Gradients accumulate into `.grad` of leaves; when `inputs` is given (mg.grad), they are
-    returned for those tensors instead and no `.grad` is touched.
-    """
-    Tensor = _tensor_class()
-
-    # Where to capture gradients for mg.grad: leaves by id, non-leaves by (node, output_nr).
-    captured = None
-    if inputs is not None:
-        captured = {}
-        capture_keys = [
-            (id(t), None) if t.grad_fn is None else (id(t.grad_fn), t._output_nr) for t in inputs
-        ]
-        wanted = set(capture_keys)
-
-    # 1. Count each node's consumers inside this graph (explicit stack, no recursion).
-    root_nodes = [t.grad_fn for t in roots if t.grad_fn is not None]
+def _count_dependencies(root_nodes):
+    """{id(node): number of its consumers} over the graph reachable from root_nodes."""
     dependencies = {}
     seen = set()
     stack = []
@@ -718,71 +787,109 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             if edge is None or edge[1] is None:
                 continue
             parent = edge[0]
-            dependencies[id(parent)] = dependencies.get(id(parent), 0) + 1
-            if id(parent) not in seen:
-                seen.add(id(parent))
+            key = id(parent)
+            if key in dependencies:
+                dependencies[key] += 1
+            else:
+                dependencies[key] = 1
+            if key not in seen:
+                seen.add(key)
                 stack.append(parent)
+    return dependencies
 
-    pending = {}  # id(node) -> [node, [grad per output]]
-    # Leaves with hooks: their gradients are summed first and the hooks see the total once,
-    # as PyTorch's AccumulateGrad does.
-    hooked_leaves = {}  # id(leaf) -> [leaf, summed grad]
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
+    """Backpropagate `root_grads` (Tensors) from `roots`.
+
+    Gradients accumulate into `.grad` of leaves; when `inputs` is given (mg.grad), they are
+    returned for those tensors instead and no `.grad` is touched. Without create_graph the
+    gradients flow as raw arrays (`on_arrays`) and only the results become Tensors.
+    """
+    on_arrays = not create_graph
+
+    # Where to capture gradients for mg.grad: leaves by id, non-leaves by (node, output_nr).
+    captured = None
+    if inputs is not None:
+        captured = {}
+        capture_keys = [
+            (id(t), None) if t.grad_fn is None else (id(t.grad_fn), t._output_nr) for t in inputs
+        ]
+        wanted = set(capture_keys)
+
+    # 1. Count each node's consumers inside this graph (explicit stack, no recursion).
+    root_nodes = [t.grad_fn for t in roots if t.grad_fn is not None]
+    dependencies = _count_dependencies(root_nodes)
+
+    pending = {}  # id(node) -> [grad per output] (arrays, or Tensors with create_graph)
+    # id(leaf) -> [leaf, its gradient summed over every use, whether that is a fresh sum];
+    # written to `.grad` (or captured) once the walk is done.
+    leaf_grads = {}
 
     def add_grad(edge, grad, from_hooks=False):
         target, output_nr = edge
         if output_nr is None:  # a leaf
-            if not from_hooks and target.__dict__.get("_backward_hooks"):
-                entry = hooked_leaves.get(id(target))
-                if entry is None:
-                    hooked_leaves[id(target)] = [target, grad]
-                else:
-                    entry[1] = entry[1] + grad
-                return
-            key = (id(target), None)
-            if captured is not None:
-                if key in wanted:
-                    captured[key] = grad if key not in captured else captured[key] + grad
-                return
-            _accumulate_into_leaf(target, grad, create_graph)
+            entry = leaf_grads.get(id(target))
+            if entry is None:
+                leaf_grads[id(target)] = [target, grad, False]
+            else:
+                entry[1] = entry[1] + grad
+                entry[2] = True
             return
-        entry = pending.get(id(target))
-        if entry is None:
-            entry = pending[id(target)] = [target, [None] * len(target.out_meta)]
-        slot = entry[1]
+        slot = pending.get(id(target))
+        if slot is None:
+            slot = pending[id(target)] = [None] * len(target.out_meta)
         slot[output_nr] = grad if slot[output_nr] is None else slot[output_nr] + grad
 
     with set_grad_enabled(create_graph), _BackwardMark(create_graph):
         for t, g in zip(roots, root_grads):
+            if on_arrays:
+                g = g._data
             if t.grad_fn is not None:
                 add_grad((t.grad_fn, t._output_nr), g)
             elif t.requires_grad:
                 add_grad((t, None), g)
 
+        # 2. Run each node once all its consumers have run (its gradients are complete).
         ready = [n for n in root_nodes if dependencies.get(id(n), 0) == 0]
         ready = list({id(n): n for n in ready}.values())
+        anomaly = _state.anomaly_enabled
         while ready:
             node = ready.pop()
-            _, grads = pending.pop(id(node), (node, [None] * len(node.out_meta)))
-            grads = [
-                g if g is not None else Tensor._make(node.ctx.xp.zeros(shape, dtype), node.ctx.device)
-                for g, (shape, dtype) in zip(grads, node.out_meta)
-            ]
-            if node.hooks:
-                grads = [_run_tensor_hooks(node.hooks[nr], g) if nr in node.hooks else g
-                         for nr, g in enumerate(grads)]
+            grads = pending.pop(id(node), None)
+            if grads is None or (len(grads) > 1 and any(g is None for g in grads)):
+                # Outputs that received no gradient (unused downstream) get zeros.
+                grads = grads or [None] * len(node.out_meta)
+                grads = [g if g is not None else _zero_grad(node, shape, dtype, on_arrays)
+                         for g, (shape, dtype) in zip(grads, node.out_meta)]
+            if node.hooks:  # Tensor.register_hook on an output: before retain_grad / capture
+                grads = [_run_tensor_hooks(node.hooks[nr], g, node.device, on_arrays)
+                         if nr in node.hooks else g for nr, g in enumerate(grads)]
             if node.retained:
                 for nr, ref in node.retained.items():
                     t = ref()
                     if t is not None:
-                        _accumulate_into_leaf(t, grads[nr], create_graph)
+                        if on_arrays:
+                            _accumulate_array_into_leaf(t, grads[nr], False)
+                        else:
+                            _accumulate_into_leaf(t, grads[nr], create_graph)
             if captured is not None:
                 for nr, g in enumerate(grads):
                     key = (id(node), nr)
                     if key in wanted:
                         captured[key] = g
 
-            ctx = node.ctx
-            input_grads = node.fn.backward(ctx, *grads)
+            # 3. The node's backward: on arrays (backward_arrays, or backward on arrays
+            # wrapped in Tensors and unwrapped below), or on Tensors for create_graph.
+            fn, ctx = node.fn, node.ctx
+            unwrap = False
+            if not on_arrays:
+                input_grads = fn.backward(ctx, *grads)
+            elif fn.backward_arrays is not None:
+                input_grads = fn.backward_arrays(ctx, *grads)
+            else:
+                unwrap = True
+                device = node.device
+                input_grads = fn.backward(ctx, *[_Tensor._make(g, device) for g in grads])
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             if len(input_grads) != len(node.edges):
@@ -790,29 +897,79 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             if not retain_graph:
                 ctx._release()
 
-            for index, (edge, grad) in enumerate(zip(node.edges, input_grads)):
-                if edge is None or grad is None:
-                    if edge is not None and edge[1] is not None:
-                        _release_dependency(edge[0], dependencies, ready)
+            # 4. Pass each input's gradient on, checked; release the producers.
+            for index, edge in enumerate(node.edges):
+                if edge is None:
                     continue
-                grad = _check_grad(node, index, grad, edge)
-                if _state.anomaly_enabled:
-                    _check_finite(node, grad, index)
-                add_grad(edge, grad)
+                grad = input_grads[index]
+                if grad is not None:
+                    if not on_arrays:
+                        grad = _check_grad(node, index, grad, edge)
+                        if anomaly:
+                            _check_finite(node, grad._data, grad.device.xp, index)
+                    else:
+                        if unwrap:
+                            if not isinstance(grad, _Tensor):
+                                raise TypeError(f"{node.name} returned a {type(grad).__name__} "
+                                                f"for input {index}; expected a Tensor or None")
+                            grad = grad._data
+                        grad = _check_grad_array(node, index, grad, edge)
+                        if anomaly:
+                            _check_finite(node, grad, _device_of_edge(edge).xp, index)
+                    add_grad(edge, grad)
                 if edge[1] is not None:
-                    _release_dependency(edge[0], dependencies, ready)
+                    parent = edge[0]
+                    count = dependencies[id(parent)] - 1
+                    dependencies[id(parent)] = count
+                    if count == 0:
+                        ready.append(parent)
 
-        for leaf, grad in hooked_leaves.values():
-            add_grad((leaf, None), _run_tensor_hooks(leaf._backward_hooks, grad), from_hooks=True)
+        # 5. Leaves: their hooks see the summed gradient once (as PyTorch's AccumulateGrad),
+        # then it is accumulated into `.grad`, or captured for mg.grad.
+        for leaf, grad, fresh in leaf_grads.values():
+            hooks = leaf.__dict__.get("_backward_hooks")
+            if hooks:
+                hooked = _run_tensor_hooks(hooks, grad, leaf._device, on_arrays)
+                fresh = fresh and hooked is grad  # a hook's own tensor may be held elsewhere
+                grad = hooked
+            if captured is not None:
+                key = (id(leaf), None)
+                if key in wanted:
+                    captured[key] = grad
+            elif on_arrays:
+                _accumulate_array_into_leaf(leaf, grad, fresh)
+            else:
+                _accumulate_into_leaf(leaf, grad, create_graph)
 
-    if captured is not None:
-        return [captured.get(key) for key in capture_keys]
-    return None
+    if captured is None:
+        return None
+    result = [captured.get(key) for key in capture_keys]
+    if on_arrays:
+        result = [None if g is None else _Tensor._make(g, t._device)
+                  for g, t in zip(result, inputs)]
+    return result
 
 
-def _run_tensor_hooks(hooks, grad):
+def _device_of_edge(edge):
+    target, output_nr = edge
+    return target._device if output_nr is None else target.device
+
+
+def _zero_grad(node, shape, dtype, on_arrays):
+    """The gradient of an output that received none (it was not used downstream)."""
+    zeros = node.device.xp.zeros(shape, dtype)
+    return zeros if on_arrays else _Tensor._make(zeros, node.device)
+
+
+def _run_tensor_hooks(hooks, grad, device, on_arrays):
     """Call each hook on the gradient in registration order; a hook that returns a Tensor
-    replaces the gradient (it must keep the shape, dtype and device)."""
+    replaces the gradient (it must keep the shape, dtype and device). Hooks always get a
+    Tensor: a raw-array gradient (on_arrays) is wrapped for them and unwrapped after."""
+    if on_arrays:
+        array = grad
+        grad = _Tensor._make(array, device)
+        result = _run_tensor_hooks(hooks, grad, device, False)
+        return array if result is grad else result._data
     for hook in tuple(hooks.values()):
         result = hook(grad)
         if result is None:
@@ -848,23 +1005,26 @@ class _BackwardMark:
         return False
 
 
-def _release_dependency(node, dependencies, ready):
-    count = dependencies[id(node)] - 1
-    dependencies[id(node)] = count
-    if count == 0:
-        ready.append(node)
-
-
 def _accumulate_into_leaf(tensor, grad, create_graph):
-    from .tensor import Tensor
-
+    """Add a Tensor gradient into `tensor.grad` (the create_graph=True backward)."""
     if create_graph:
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-    elif tensor.grad is None:
-        # Copy: the incoming array may belong to another tensor (or to the user's `gradient`).
-        tensor.grad = Tensor._make(grad.device.xp.array(grad._data, copy=True), grad.device)
     else:
-        tensor.grad._data = tensor.grad._data + grad._data
+        _accumulate_array_into_leaf(tensor, grad._data, False)
+
+
+def _accumulate_array_into_leaf(tensor, array, fresh):
+    """Add a raw-array gradient into `tensor.grad` (a new array: the old one may be shared).
+    fresh: `array` is a sum made by the engine, which nothing else holds."""
+    grad = tensor.grad
+    if grad is None:
+        device = tensor._device
+        # Copy unless fresh: the array may belong to another tensor (or to the user's
+        # `gradient`). (asarray: a sum of 0-d arrays is a numpy scalar.)
+        array = device.xp.asarray(array) if fresh else device.xp.array(array, copy=True)
+        tensor.grad = _Tensor._make(array, device)
+    else:
+        grad._data = grad._data + array
 
 
 def _root_grads(outputs, grad_outputs, op):

@@ -95,6 +95,16 @@ class Tensor:
     __array_ufunc__ = None
     __array_priority__ = 1000
 
+    # Defaults live on the class: a Tensor is made for every op output, so `_make` sets only
+    # what differs per tensor (the array, the device and the version counter).
+    grad = None
+    _requires_grad = False
+    _grad_fn = None
+    _output_nr = 0
+    # For a view made with grad mode on: the tensor whose memory it shares, the view ops
+    # (Function class, kwargs) that make it from there, and the version its grad_fn is for.
+    _base = None
+
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         device = as_device(device if device is not None else
                            (data.device if isinstance(data, Tensor) else None))
@@ -104,21 +114,17 @@ class Tensor:
     def _init(self, array, device, version_counter=None):
         self._data = array
         self._device = device
-        self._requires_grad = False
-        self.grad = None
-        self._grad_fn = None
-        self._output_nr = 0
         self._version_counter = version_counter or VersionCounter()
-        # For a view made with grad mode on: the tensor whose memory it shares, the view ops
-        # (Function class, kwargs) that make it from there, and the version its grad_fn is for.
-        self._base = None
 
     @classmethod
     def _make(cls, array, device=CPU, requires_grad=False, version_counter=None):
         """Wrap an array without copying or dtype inference (minigrad-internal)."""
-        t = cls.__new__(cls)
-        t._init(array, device, version_counter)
-        t._requires_grad = requires_grad
+        t = object.__new__(cls)
+        t._data = array
+        t._device = device
+        t._version_counter = version_counter or VersionCounter()
+        if requires_grad:
+            t._requires_grad = True
         return t
 
     # ------------------------------------------------------------------ properties
@@ -666,6 +672,9 @@ class Tensor:
 
     def reshape_as(self, other):
         return _ops().reshape(self, other.shape)
+
+
+autograd._bind_tensor_class(Tensor)
 
 
 # ---------------------------------------------------------------------------- constructors

@@ -88,6 +88,20 @@ def sum_to(grad, shape):
     return grad.reshape(shape)
 
 
+def sum_to_array(grad, shape):
+    """`sum_to` on a raw array (numpy or cupy), for `backward_arrays`."""
+    if grad.shape == shape:
+        return grad
+    shape = tuple(shape)
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if dims:
+        grad = grad.sum(axis=dims, keepdims=True)
+    return grad.reshape(shape)
+
+
 def normalize_dim(dim, ndim, op):
     """One dim index in [0, ndim), with negative dims counted from the end."""
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):

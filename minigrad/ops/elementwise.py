@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd import Op
 from ..backend.device import move
 from ..tensor import Tensor
-from .common import broadcast_shapes, check_tensor, promote, sum_to
+from .common import broadcast_shapes, check_tensor, promote, sum_to, sum_to_array
 
 # ---------------------------------------------------------------------------- binary arithmetic
 
@@ -28,6 +28,12 @@ class Add(Op):
         return (sum_to(gy, sa) if ctx.needs_input_grad[0] else None,
                 sum_to(gy, sb) if ctx.needs_input_grad[1] else None)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        sa, sb = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to_array(gy, sa) if need_a else None, sum_to_array(gy, sb) if need_b else None)
+
 
 class Sub(Op):
     """y = a - b;  da = gy, db = -gy."""
@@ -42,6 +48,13 @@ class Sub(Op):
         sa, sb = ctx.shapes
         return (sum_to(gy, sa) if ctx.needs_input_grad[0] else None,
                 sum_to(-gy, sb) if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        sa, sb = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        return (sum_to_array(gy, sa) if need_a else None,
+                sum_to_array(-gy, sb) if need_b else None)
 
 
 class Mul(Op):
@@ -64,6 +77,16 @@ class Mul(Op):
         sa, sb = ctx.shapes
         return (sum_to(gy * b, sa) if need_a else None, sum_to(gy * a, sb) if need_b else None)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        need_a, need_b = ctx.needs_input_grad
+        saved = ctx.saved_input_arrays
+        a = saved[0] if need_b else None
+        b = saved[-1] if need_a else None
+        sa, sb = ctx.shapes
+        return (sum_to_array(gy * b, sa) if need_a else None,
+                sum_to_array(gy * a, sb) if need_b else None)
+
 
 class Div(Op):
     """y = a / b;  da = gy / b, db = -gy * a / b**2."""
@@ -85,6 +108,17 @@ class Div(Op):
             (b,) = ctx.saved_inputs
         ga = sum_to(gy / b, sa) if need_a else None
         gb = sum_to(-gy * a / (b * b), sb) if need_b else None
+        return ga, gb
+
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        need_a, need_b = ctx.needs_input_grad
+        sa, sb = ctx.shapes
+        saved = ctx.saved_input_arrays
+        a, b = saved if need_b else (None, saved[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = sum_to_array(gy / b, sa) if need_a else None
+            gb = sum_to_array(-gy * a / (b * b), sb) if need_b else None
         return ga, gb
 
 
@@ -185,6 +219,10 @@ class Neg(Op):
     def backward(ctx, gy):
         return -gy
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        return -gy
+
 
 class Exp(Op):
     """y = exp(x);  dx = gy * y."""
@@ -198,6 +236,11 @@ class Exp(Op):
     @staticmethod
     def backward(ctx, gy):
         (y,) = ctx.saved_outputs
+        return gy * y
+
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        (y,) = ctx.saved_output_arrays
         return gy * y
 
 
@@ -215,6 +258,12 @@ class Log(Op):
         (x,) = ctx.saved_inputs
         return gy / x
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        (x,) = ctx.saved_input_arrays
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return gy / x
+
 
 class Sqrt(Op):
     """y = sqrt(x);  dx = gy / (2 y)."""
@@ -229,6 +278,12 @@ class Sqrt(Op):
     def backward(ctx, gy):
         (y,) = ctx.saved_outputs
         return gy / (2 * y)
+
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        (y,) = ctx.saved_output_arrays
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return gy / (2 * y)
 
 
 class Abs(Op):
@@ -298,6 +353,11 @@ class Tanh(Op):
         (y,) = ctx.saved_outputs
         return gy * (1 - y * y)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        (y,) = ctx.saved_output_arrays
+        return gy * (1 - y * y)
+
 
 class Sigmoid(Op):
     """y = 1 / (1 + exp(-x));  dx = gy * y * (1 - y)."""
@@ -315,6 +375,11 @@ class Sigmoid(Op):
         (y,) = ctx.saved_outputs
         return gy * y * (1 - y)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        (y,) = ctx.saved_output_arrays
+        return gy * y * (1 - y)
+
 
 class Relu(Op):
     """y = max(x, 0);  dx = gy where x > 0, else 0 (also at exactly 0, as PyTorch)."""
@@ -329,6 +394,11 @@ class Relu(Op):
         # y > 0 exactly where x > 0, so the output is all backward needs.
         (y,) = ctx.saved_outputs
         return gy * Tensor._make((y._data > 0).astype(gy.dtype), gy.device)
+
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        (y,) = ctx.saved_output_arrays
+        return gy * (y > 0).astype(gy.dtype)
 
 
 class LeakyRelu(Op):
@@ -381,6 +451,10 @@ class Cast(Op):
     def backward(ctx, gy):
         return gy.to(ctx.in_dtype)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        return gy.astype(ctx.in_dtype)
+
 
 class Clone(Op):
     """y = copy of x;  dx = gy."""
@@ -393,9 +467,15 @@ class Clone(Op):
     def backward(ctx, gy):
         return gy
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        return gy
+
 
 class ToDevice(Op):
     """y = x on another device;  dx = gy moved back."""
+
+    _moves_to_device = True  # the output lives on kwargs["device"]
 
     @staticmethod
     def forward(ctx, x, *, device):
@@ -411,6 +491,12 @@ class ToDevice(Op):
 
 
 def _binary(op_cls, name, a, b):
+    # Fast path (most calls): two Tensors of one dtype and one shape need no promotion and
+    # no broadcasting check.
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        da, db = a._data, b._data
+        if da.dtype is db.dtype and da.shape == db.shape:
+            return op_cls.apply(a, b)
     a, b = promote(name, a, b)
     broadcast_shapes(name, a.shape, b.shape)
     return op_cls.apply(a, b)

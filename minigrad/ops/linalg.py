@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd import Op
 from ..tensor import Tensor
-from .common import promote, sum_to
+from .common import promote, sum_to, sum_to_array
 
 
 class MatMul(Op):
@@ -44,6 +44,26 @@ class MatMul(Op):
             else:
                 gb = MatMul.apply(a, gy, trans_a=not ta, trans_b=False)
             gb = sum_to(gb, b.shape)
+        return ga, gb
+
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        a, b = ctx.saved_input_arrays
+        ta, tb = ctx.trans
+        matmul = ctx.kernels.matmul
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            if ta:
+                ga = matmul(b, gy, trans_a=tb, trans_b=True)
+            else:
+                ga = matmul(gy, b, trans_a=False, trans_b=not tb)
+            ga = sum_to_array(ga, a.shape)
+        if ctx.needs_input_grad[1]:
+            if tb:
+                gb = matmul(gy, a, trans_a=True, trans_b=ta)
+            else:
+                gb = matmul(a, gy, trans_a=not ta, trans_b=False)
+            gb = sum_to_array(gb, b.shape)
         return ga, gb
 
 

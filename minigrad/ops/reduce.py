@@ -32,6 +32,11 @@ class Sum(Op):
     def backward(ctx, gy):
         return gy.reshape(_kept_shape(ctx.in_shape, ctx.dims)).expand(ctx.in_shape)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        kept = gy.reshape(_kept_shape(ctx.in_shape, ctx.dims))
+        return ctx.xp.broadcast_to(kept, ctx.in_shape)
+
 
 class Extremum(Op):
     """y = max (or min) of x over dims.

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..autograd import Op
-from .common import check_tensor, normalize_dim, promote, sum_to
+from .common import check_tensor, normalize_dim, promote, sum_to, sum_to_array
 
 
 def _sizes(args, op):
@@ -34,6 +34,10 @@ class Reshape(Op):
     def backward(ctx, gy):
         return gy.reshape(ctx.in_shape)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        return gy.reshape(ctx.in_shape)
+
 
 class Permute(Op):
     """y = x with its dims reordered;  dx = gy with the inverse order."""
@@ -49,6 +53,10 @@ class Permute(Op):
     def backward(ctx, gy):
         return gy.permute(*np.argsort(ctx.dims).tolist())
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        return gy.transpose(np.argsort(ctx.dims).tolist())
+
 
 class Expand(Op):
     """y = x broadcast to `shape` (a read-only view);  dx = gy summed over broadcast dims."""
@@ -63,6 +71,10 @@ class Expand(Op):
     @staticmethod
     def backward(ctx, gy):
         return sum_to(gy, ctx.in_shape)
+
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        return sum_to_array(gy, ctx.in_shape)
 
 
 class Cat(Op):
