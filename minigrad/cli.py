@@ -138,6 +138,9 @@ def build_parser():
     bench.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     bench.add_argument("--json", default=None, metavar="PATH", help="write every figure as JSON")
     bench.add_argument("--plot", default=None, metavar="PATH", help="write a PNG bar chart")
+    bench.add_argument("--busy", action="store_true",
+                       help="with a competing process on one core: each workload's slowdown "
+                            "with default threads vs OMP_NUM_THREADS=1")
     bench.add_argument("--device", type=_device, default="cpu",
                        help="cuda[:N]: our CUDA kernels vs cuBLAS/PyTorch CUDA (bench/gpu.py)")
     bench.set_defaults(func=_bench)

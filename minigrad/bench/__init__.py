@@ -38,8 +38,9 @@ from ..cli import output_path_problem
 from .child import _CHILD_ENV, MALLOC_ENV, _child_env
 # Re-exported: the names tests, benchmarks/ scripts and callers used from the single module.
 from .child import OPENBLAS_TUNING_VARS  # noqa: F401
-from .config import (CONV_LAYERS, FULL, IMPL_ORDER, MINIGRAD, NUMPY_BEST,  # noqa: F401
-                     POOL_LAYERS, QUICK, REFERENCE, SMOKE, TORCH, Config)
+from .busy import Competitor, format_busy, run_busy  # noqa: F401
+from .config import (BUSY, CONV_LAYERS, FULL, HIPS_AUTOGRAD, IMPL_ORDER, MINIGRAD,  # noqa: F401
+                     MYGRAD, NUMPY_BEST, POOL_LAYERS, QUICK, REFERENCE, SMOKE, TORCH, Config)
 from .gemm import gemm_spec, make_operands, record_cnn_gemms, spec_mnk, square_spec  # noqa: F401
 from .machine import _gemm_module, _import_torch, bench_threads, machine_info  # noqa: F401
 from .report import GROUP_TITLES, format_report, report_to_json, write_plot  # noqa: F401
@@ -83,6 +84,21 @@ def _interrupted_code(code):
     return 130 if code == -signal.SIGINT else code
 
 
+def busy_main(args):
+    """`minigrad bench --busy [--quick] [--json PATH]`: the busy-machine table; exit code."""
+    if args.plot:
+        print("minigrad bench: error: --plot is not available with --busy", file=sys.stderr)
+        return 2
+    report = run_busy(BUSY, rounds=2 if args.quick else 3,
+                      progress=lambda text: print(f"[busy] {text}", file=sys.stderr, flush=True))
+    print(format_busy(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def bench_main(args):
     """`minigrad bench [--quick] [--json PATH] [--plot PATH] [--device cuda]`; the exit code."""
     for option in ("json", "plot"):  # checked before the run, which takes minutes
@@ -95,6 +111,8 @@ def bench_main(args):
         from .gpu import gpu_bench_main
 
         return gpu_bench_main(args)
+    if getattr(args, "busy", False):
+        return busy_main(args)
     if args.plot:
         try:
             import matplotlib  # noqa: F401

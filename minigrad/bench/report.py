@@ -80,6 +80,7 @@ def format_report(report):
         lines.append(f"  {name[:44]:44s} {r.impl:10s} {_fmt_time(r.timing.median):>10s} "
                      f"{'+-' + format(100 * r.timing.spread, '.0f') + '%':>7s} {rate_s:>10s} "
                      f"{r.unit:7s} {r.ratio:9.2f}")
+    lines += _format_memory(report.get("memory"))
     lines += ["", "Targets (speed of minigrad / peer; the worst workload when several match):"]
     for t in report["targets"]:
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
@@ -89,6 +90,25 @@ def format_report(report):
         lines.append(f"  {t['target']:52s} {ratio:>6s} {goal:18s} {t['status']}{worst}")
     lines.append(f"\nruntime {report['runtime_s']:.1f} s")
     return "\n".join(lines)
+
+
+def _format_memory(memory):
+    """The memory block: process peak and the step's share, per impl (MiB)."""
+    if not memory:
+        return []
+    lines = ["", f"peak resident memory of a training step, N={memory['batch']} "
+                 f"({memory['steps']} steps, each impl in its own child process; step = peak "
+                 "minus the RSS before the first step)",
+             f"  {'impl':10s} {'process peak':>13s} {'step':>10s}"]
+    for impl in IMPL_ORDER:
+        m = memory.get(impl)
+        if m is None:
+            continue
+        if "error" in m:
+            lines.append(f"  {impl:10s} failed: {m['error']}")
+            continue
+        lines.append(f"  {impl:10s} {m['peak_kib'] / 1024:9.1f} MiB {m['step_kib'] / 1024:6.1f} MiB")
+    return lines
 
 
 def _fmt_load(load):
@@ -106,6 +126,7 @@ def _fmt_blas(blas):
 def report_to_json(report):
     return {"machine": report["machine"], "config": report["config"],
             "results": [r.to_dict() for r in report["results"]],
+            "memory": report.get("memory") or {},
             "targets": report["targets"], "runtime_s": report["runtime_s"]}
 
 

@@ -3,7 +3,7 @@ and issue 4's targets evaluated on them."""
 
 from dataclasses import asdict, dataclass
 
-from .config import MINIGRAD, NUMPY_BEST, REFERENCE, TORCH
+from .config import HIPS_AUTOGRAD, MINIGRAD, MYGRAD, NUMPY_BEST, REFERENCE, TORCH
 from .timing import Timing
 
 
@@ -77,8 +77,11 @@ TARGETS = (
     ("max-pool fwd+bwd vs PyTorch", "pool", lambda w: True, TORCH, 1.0, 2.0),
     ("training step batch 128 vs PyTorch (img/s)", "train", lambda w: w == "N=128", TORCH,
      0.5, 1.0),
-    ("tiny-op overhead vs PyTorch (aim: <= 2x its us/op)", "tiny", lambda w: True, TORCH,
-     None, 0.5),
+    # Issue 12: at most 2x PyTorch's microseconds per op, and ahead of the numpy engines.
+    ("tiny-op overhead vs PyTorch (<= 2x its us/op)", "tiny", lambda w: True, TORCH, 0.5, None),
+    ("tiny-op overhead vs MyGrad (ahead of it)", "tiny", lambda w: True, MYGRAD, 1.0, None),
+    ("tiny-op overhead vs HIPS autograd (ahead)", "tiny", lambda w: True, HIPS_AUTOGRAD,
+     1.0, None),
 )
 
 

@@ -9,6 +9,7 @@ from .config import CONV_LAYERS, IMPL_ORDER, POOL_LAYERS
 from .conv import _conv_results, _pool_results
 from .gemm import _gemm_results, record_cnn_gemms, square_spec
 from .machine import _import_torch, _loadavg, _ThreadLimits, bench_threads, machine_info
+from .memory import _memory_results, memory_target
 from .results import compute_ratios, evaluate_targets
 from .tiny import _tiny_results
 from .train import _train_results
@@ -62,7 +63,8 @@ def _count_cases(cfg, torch, n_cnn_gemms):
     total += len(cfg.batches) * len(CONV_LAYERS) * 2 * peers
     total += len(cfg.batches) * len(POOL_LAYERS) * peers
     total += len(cfg.batches) * (peers - 1) + (len(cfg.batches) if cfg.train_reference else 0)
-    total += peers - 1
+    total += peers - 1 + (2 if cfg.python_peers else 0)  # tiny ops
+    total += (peers - 1) if cfg.memory_batch else 0  # memory children
     return total
 
 
@@ -93,6 +95,7 @@ def run_benchmarks(cfg):
         results += train
         machine["train_step_impl"] = how
         results += _tiny_results(cfg, torch, progress)
+        memory = _memory_results(cfg, threads, torch, progress)
         progress.finish()
     finally:
         progress.close()
@@ -108,5 +111,8 @@ def run_benchmarks(cfg):
     results.sort(key=lambda r: (groups.index(r.group), workloads[(r.group, r.workload)],
                                 order[r.impl]))
     compute_ratios(results)
-    return {"machine": machine, "config": asdict(cfg), "results": results,
-            "targets": evaluate_targets(results), "runtime_s": time.perf_counter() - t_start}
+    targets = evaluate_targets(results)
+    if memory:
+        targets.append(memory_target(memory))
+    return {"machine": machine, "config": asdict(cfg), "results": results, "memory": memory,
+            "targets": targets, "runtime_s": time.perf_counter() - t_start}
