@@ -78,7 +78,12 @@ def test_a_wrong_builtin_backward_is_named(monkeypatch):
         (y,) = ctx.saved_outputs
         return gy * (1 - y * y) * 1.1
 
+    def wrong_tanh_backward_arrays(ctx, gy):  # the raw-array twin the first-order check runs
+        (y,) = ctx.saved_output_arrays
+        return gy * (1 - y * y) * 1.1
+
     monkeypatch.setattr(Tanh, "backward", staticmethod(wrong_tanh_backward))
+    monkeypatch.setattr(Tanh, "backward_arrays", staticmethod(wrong_tanh_backward_arrays))
     report = mg.gradcheck_report(twenty_ops, inputs())
     assert not report.passed
     assert (report.localized.node, report.localized.position) == ("TanhBackward", 2)
