@@ -44,11 +44,11 @@ def conv_fns(kernels, x, w, b, one, zero):
     def fwd():
         kernels.conv2d_forward(x, w, b, one, zero)
 
-    def fwd_bwd():
-        y = kernels.conv2d_forward(x, w, b, one, zero)
+    def fwd_bwd():  # as ops/conv.py's Conv2d: the forward's im2col columns serve the dW
+        y, cols = kernels.conv2d_forward(x, w, b, one, zero, keep_cols=True)
         gy = y  # any array of y's shape
         kernels.conv2d_grad_input(gy, w, x.shape, one, zero)
-        kernels.conv2d_grad_weight(x, gy, w.shape, one, zero)
+        kernels.conv2d_grad_weight(x, gy, w.shape, one, zero, cols=cols)
         gy.sum(axis=(0, 2, 3))
 
     return fwd, fwd_bwd

@@ -341,6 +341,9 @@ class Context:
     _saved_tensors = None
     _freed = False
     _node_ref = None  # weak: node -> ctx is strong, so ctx -> node must not be
+    # Large scratch an op keeps for its backward besides saved tensors (conv2d: the im2col
+    # columns); dropped with them when the graph is freed.
+    kept = None
 
     def __init__(self, device, needs_input_grad):
         self.device = device
@@ -420,6 +423,7 @@ class Context:
 
     def _release(self):
         self._saved_inputs = self._saved_outputs = self._saved_tensors = None
+        self.kept = None
         self._freed = True
 
 

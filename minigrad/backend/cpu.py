@@ -30,12 +30,15 @@ OPS = {
     "avg_pool2d_forward": "pool",
     "avg_pool2d_backward": "pool",
 }
+# ... and each helper kernel (interface.HELPER_KERNELS) that has a compiled version.
+_HELPER_OPS = {"relu": "elementwise", "relu_backward": "elementwise"}
 # What each compiled module must provide to be used.
 _REQUIRED = {
     "gemm": ("matmul",),
     "conv": ("im2col", "col2im", "swap01", "transpose12"),
     "pool": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
              "avg_pool2d_backward"),
+    "elementwise": ("relu_forward", "relu_backward"),
 }
 
 
@@ -82,11 +85,12 @@ _modules = {} if DISABLED else {name: _load(name) for name in _REQUIRED}
 _gemm = _modules.get("gemm")
 _conv = _modules.get("conv")
 _pool = _modules.get("pool")
+_elementwise = _modules.get("elementwise")
 
 _missing = sorted(name for name in _REQUIRED if _modules.get(name) is None)
 if _missing and not DISABLED:
     # Module-level code runs once per process, so this warns once.
-    _ops = ", ".join(op for op, module in OPS.items() if module in _missing)
+    _ops = ", ".join(op for op, module in {**OPS, **_HELPER_OPS}.items() if module in _missing)
     _names = ", ".join("minigrad.kernels.cpu." + m for m in _missing)
     warnings.warn(
         f"minigrad: compiled CPU kernels {_names} "
@@ -160,8 +164,16 @@ def _images_last(gy):
     return gy_t.reshape(O, N * OH * OW)
 
 
-def conv2d_forward(x, w, b, stride, padding):
-    """y = x * w (+ b); see reference.conv2d_forward."""
+def conv2d_forward(x, w, b, stride, padding, *, keep_cols=False):
+    """y = x * w (+ b); see reference.conv2d_forward. With keep_cols, (y, cols): cols is the
+    (C*KH*KW, N*OH*OW) matrix of _conv_cols, which conv2d_grad_weight(cols=...) then reuses
+    instead of running im2col a second time."""
+    y, cols = _conv2d_forward(x, w, b, stride, padding)
+    return (y, cols) if keep_cols else y
+
+
+def _conv2d_forward(x, w, b, stride, padding):
+    """(y, cols) of conv2d_forward: cols is (C*KH*KW, N*OH*OW), a contiguous view."""
     OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
     x, w = _contiguous(x), _contiguous(w)
     N, O = x.shape[0], w.shape[0]
@@ -178,7 +190,7 @@ def conv2d_forward(x, w, b, stride, padding):
             cols[K] = 1
             w2 = np.concatenate([w2, b.reshape(O, 1).astype(w.dtype, copy=False)], axis=1)
         y = _gemm_2d(w2, cols.reshape(K + extra, N, L).swapaxes(0, 1))  # (N, O, L)
-        return y.reshape(N, O, OH, OW)
+        return y.reshape(N, O, OH, OW), cols[:K]  # the first K rows: a contiguous view
     # Otherwise one GEMM for the whole batch, y_nlo = cols^T @ W^T (N*L x O): the long N*L
     # axis as the GEMM's M runs faster than as its N (fewer ragged tiles, thread split along
     # M). The (N, L, O) -> (N, O, L) transpose is fused with the bias add.
@@ -187,7 +199,7 @@ def conv2d_forward(x, w, b, stride, padding):
     y = np.empty((N, O, OH, OW), dtype=x.dtype)
     bias = None if b is None else _contiguous(b)
     _conv.transpose12(y_nlo.reshape(N, L, O), y.reshape(N, O, L), bias)
-    return y
+    return y, cols
 
 
 def conv2d_grad_input(gy, w, x_shape, stride, padding):
@@ -208,12 +220,18 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding):
     return gx
 
 
-def conv2d_grad_weight(x, gy, w_shape, stride, padding):
-    """Gradient of conv2d_forward with respect to w; see reference.conv2d_grad_weight."""
+def conv2d_grad_weight(x, gy, w_shape, stride, padding, *, cols=None):
+    """Gradient of conv2d_forward with respect to w; see reference.conv2d_grad_weight.
+    cols: what conv2d_forward(x, ..., keep_cols=True) returned, or None to run im2col here."""
     reference.check_conv_grad_weight_args(x, gy, w_shape, stride, padding)
     x, gy = _contiguous(x), _contiguous(gy)
-    cols = _conv_cols(x, w_shape[2:], stride, padding, gy.shape[2:])  # (K, N*L)
     N, O, OH, OW = gy.shape
+    if cols is None:
+        cols = _conv_cols(x, w_shape[2:], stride, padding, gy.shape[2:])  # (K, N*L)
+    else:
+        K = int(np.prod(w_shape[1:]))
+        reference.check_kept_cols("conv2d_grad_weight", cols, (K, N * OH * OW), x)
+        cols = _contiguous(cols)
     K, L = cols.shape[0], OH * OW
     if O * L * K < _CONV_PER_IMAGE_WORK and N > 0:
         # Small per-image products (as in conv2d_forward): gw = sum_n gy[n] @ cols_n^T, one
@@ -267,6 +285,34 @@ def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
     return gx
 
 
+def _flat_float(a):
+    """a as a flat view when the elementwise kernels can take it (a C-contiguous float32/64
+    ndarray), else None."""
+    if type(a) is np.ndarray and a.dtype in _GEMM_DTYPES and a.flags.c_contiguous:
+        return a.reshape(-1)
+    return None
+
+
+def relu(x):
+    """max(x, 0); see reference.relu. One threaded pass for contiguous float arrays."""
+    flat = _flat_float(x)
+    if flat is None:
+        return reference.relu(x)
+    y = np.empty_like(x)
+    _elementwise.relu_forward(flat, y.reshape(-1))
+    return y
+
+
+def relu_backward(y, gy):
+    """gy where y > 0; see reference.relu_backward. One threaded pass instead of three."""
+    flat_y, flat_g = _flat_float(y), _flat_float(gy)
+    if flat_y is None or flat_g is None or y.dtype != gy.dtype or y.shape != gy.shape:
+        return reference.relu_backward(y, gy)
+    gx = np.empty_like(gy)
+    _elementwise.relu_backward(flat_y, flat_g, gx.reshape(-1))
+    return gx
+
+
 def _implemented():
     """The kernels this backend serves itself: those whose compiled module loaded."""
     compiled = {
@@ -278,8 +324,11 @@ def _implemented():
         "max_pool2d_backward": max_pool2d_backward,
         "avg_pool2d_forward": avg_pool2d_forward,
         "avg_pool2d_backward": avg_pool2d_backward,
+        "relu": relu,
+        "relu_backward": relu_backward,
     }
-    return {op: fn for op, fn in compiled.items() if _modules.get(OPS[op]) is not None}
+    served_by = {**OPS, **_HELPER_OPS}
+    return {op: fn for op, fn in compiled.items() if _modules.get(served_by[op]) is not None}
 
 
 # The table, built once: the Cython kernel where its module loaded, else the numpy reference.
@@ -296,3 +345,5 @@ avg_pool2d_forward = KERNELS.avg_pool2d_forward
 avg_pool2d_backward = KERNELS.avg_pool2d_backward
 scatter_add = KERNELS.scatter_add
 erf = KERNELS.erf
+relu = KERNELS.relu
+relu_backward = KERNELS.relu_backward

@@ -247,8 +247,9 @@ def _im2col(call, x, kernel_size, stride, padding, out_hw):
     return cols
 
 
-def conv2d_forward(x, w, b, stride, padding):
-    """y = x * w (+ b); see reference.conv2d_forward."""
+def conv2d_forward(x, w, b, stride, padding, *, keep_cols=False):
+    """y = x * w (+ b); see reference.conv2d_forward. keep_cols: (y, cols) with cols the
+    (N, K, L) im2col columns (None when y is empty), for conv2d_grad_weight(cols=...)."""
     OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
     with _Call("conv2d_forward", x, w, b) as call:
         x, w = call.contiguous(x), call.contiguous(w)
@@ -256,11 +257,14 @@ def conv2d_forward(x, w, b, stride, padding):
         N, O = x.shape[0], w.shape[0]
         K, L = w[0].size, OH * OW
         y = call.empty((N, O, OH, OW))
+        cols = None
         if y.size:
             cols = _im2col(call, x, w.shape[2:], stride, padding, (OH, OW))
             # y[n] (O x L) = w (O x K) @ cols[n] (K x L) + b: one batched GEMM, w broadcast.
             gemm_launch(call, w, cols, y, M=O, N=L, K=K, lda=K, ldb=L, ldc=L, batch=(1, N),
                         b_strides=(0, K * L), sc=O * L, bias=b)
+        if keep_cols:
+            return y, None if cols is None else cols.reshape(N, K, L)
         return y
 
 
@@ -296,7 +300,7 @@ def weight_grad_splits(M, N, images, dtype):
     return config, max(1, min(images, TARGET_BLOCKS // tiles, MAX_GRID_YZ))
 
 
-def conv2d_grad_weight(x, gy, w_shape, stride, padding):
+def conv2d_grad_weight(x, gy, w_shape, stride, padding, *, cols=None):
     """Gradient of conv2d_forward with respect to w; see reference.conv2d_grad_weight."""
     reference.check_conv_grad_weight_args(x, gy, w_shape, stride, padding)
     with _Call("conv2d_grad_weight", x, gy) as call:
@@ -305,7 +309,11 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding):
         K, L = int(np.prod(w_shape[1:])), OH * OW
         if N == 0 or O * K == 0:
             return call.xp.zeros(tuple(int(d) for d in w_shape), dtype=call.dtype)
-        cols = _im2col(call, x, w_shape[2:], stride, padding, (OH, OW))
+        if cols is None:
+            cols = _im2col(call, x, w_shape[2:], stride, padding, (OH, OW))
+        else:  # the forward's columns (keep_cols)
+            reference.check_kept_cols("conv2d_grad_weight", cols, (N, K, L), x)
+            cols = call.contiguous(cols)
         config, splits = weight_grad_splits(O, K, N, call.dtype)
         gw = call.empty(w_shape)
         partial = gw if splits == 1 else call.empty((splits, O, K))

@@ -15,6 +15,8 @@ reference function's signature and results:
     scatter_add(y, key, g)                                      y[key] += g in place, repeated
                                                                 indices accumulating
     erf(x)                                                      the error function, elementwise
+    relu(x)                                                     max(x, 0), NaN kept
+    relu_backward(y, gy)                                        gy where y > 0 else 0 (y: relu's output)
 
 A backend builds its table once, at import, with build_table(): the kernels it implements
 itself, the reference for the rest. The table's `sources` then says which implementation serves
@@ -39,7 +41,8 @@ HOT_KERNELS = (
 )
 # Helpers whose numpy and CuPy spellings differ (np.add.at vs cupyx.scatter_add, math.erf vs
 # cupyx.scipy.special.erf); ops call them through the table so no op branches on the array module.
-HELPER_KERNELS = ("scatter_add", "erf")
+# relu / relu_backward: fused, threaded on the CPU (one pass each instead of numpy's 1 and 3).
+HELPER_KERNELS = ("scatter_add", "erf", "relu", "relu_backward")
 KERNELS = HOT_KERNELS + HELPER_KERNELS
 
 REFERENCE_SOURCE = "reference"

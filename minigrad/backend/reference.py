@@ -40,14 +40,17 @@ def matmul(a, b, *, trans_a=False, trans_b=False):
     return xp.matmul(a, b)
 
 
-def conv2d_forward(x, w, b, stride, padding):
+def conv2d_forward(x, w, b, stride, padding, *, keep_cols=False):
     """2-D cross-correlation y = x * w (+ b).
 
     Args:
         x: (N, C, H, W) input.  w: (O, C, KH, KW) weight.  b: (O,) bias or None.
         stride: (sh, sw).  padding: (ph, pw), zero padding on both sides.
+        keep_cols: also return the im2col columns, for conv2d_grad_weight(..., cols=...) to
+            reuse instead of building them again (they cost C*KH*KW*OH*OW per image of memory).
     Returns:
-        y: (N, O, OH, OW).
+        y: (N, O, OH, OW); with keep_cols, (y, cols). cols is opaque: only this backend's
+        conv2d_grad_weight reads it (here the (N, C*KH*KW, OH*OW) array of im2col).
     """
     check_conv_forward_args(x, w, b, stride, padding)
     xp = array_module(x)
@@ -57,6 +60,8 @@ def conv2d_forward(x, w, b, stride, padding):
     y = xp.matmul(w.reshape(O, -1), cols)                       # (N, O, OH*OW)
     if b is not None:
         y += b.reshape(1, O, 1)
+    if keep_cols:
+        return y.reshape(N, O, OH, OW), cols
     return y.reshape(N, O, OH, OW)
 
 
@@ -76,18 +81,23 @@ def conv2d_grad_input(gy, w, x_shape, stride, padding):
     return col2im(gcols, x_shape, w.shape[2:], stride, padding)
 
 
-def conv2d_grad_weight(x, gy, w_shape, stride, padding):
+def conv2d_grad_weight(x, gy, w_shape, stride, padding, *, cols=None):
     """Gradient of conv2d_forward with respect to w.
 
     Args:
         x: (N, C, H, W) input.  gy: (N, O, OH, OW).  w_shape: (O, C, KH, KW).
+        cols: the columns conv2d_forward(x, ..., keep_cols=True) returned for this x, or None
+            to build them from x.
     Returns:
         gw: array of shape w_shape.
     """
     check_conv_grad_weight_args(x, gy, w_shape, stride, padding)
     xp = array_module(x)
     N, O, OH, OW = gy.shape
-    cols, _ = im2col(x, w_shape[2:], stride, padding)  # (N, C*KH*KW, OH*OW)
+    if cols is None:
+        cols, _ = im2col(x, w_shape[2:], stride, padding)  # (N, C*KH*KW, OH*OW)
+    else:
+        check_kept_cols("conv2d_grad_weight", cols, (N, math.prod(w_shape[1:]), OH * OW), x)
     # Contract over images and output pixels at once: one GEMM instead of N.
     gw = xp.tensordot(gy.reshape(N, O, OH * OW), cols, axes=([0, 2], [0, 2]))
     return gw.reshape(w_shape)
@@ -202,6 +212,16 @@ def erf(x):
     """The error function of each element, in x's dtype (math.erf per element: correctly
     rounded, which numpy has no ufunc for)."""
     return array_module(x).asarray(_erf_elementwise(x), dtype=x.dtype)
+
+
+def relu(x):
+    """max(x, 0) elementwise in x's dtype (NaN stays NaN, -0.0 gives +0.0)."""
+    return array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
+
+
+def relu_backward(y, gy):
+    """ReLU's input gradient from its output y: gy where y > 0, else 0 (as gy * mask)."""
+    return gy * (y > 0).astype(gy.dtype)
 
 
 # im2col / col2im and window helpers
@@ -421,6 +441,17 @@ def check_conv_grad_weight_args(x, gy, w_shape, stride, padding):
     if tuple(gy.shape) != expected:
         raise ValueError(f"{op}: grad_output {tuple(gy.shape)} should be {expected} for input "
                          f"{tuple(x.shape)} and weight shape {tuple(w_shape)}")
+
+
+def check_kept_cols(op, cols, expected, x):
+    """ValueError unless cols has the shape and dtype the forward's keep_cols gives for x."""
+    if not hasattr(cols, "shape") or not hasattr(cols, "dtype"):
+        raise TypeError(f"{op}: cols must be the array conv2d_forward(keep_cols=True) returned, "
+                        f"got {type(cols).__name__}")
+    if tuple(cols.shape) != tuple(expected) or cols.dtype != x.dtype:
+        raise ValueError(f"{op}: cols {tuple(cols.shape)} {cols.dtype} are not the columns "
+                         f"conv2d_forward(keep_cols=True) makes for input {tuple(x.shape)} "
+                         f"{x.dtype}: expected {tuple(expected)} {x.dtype}")
 
 
 def check_pool_forward_args(op, x, kernel_size, stride, padding):

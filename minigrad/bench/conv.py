@@ -43,10 +43,10 @@ def _conv_kernel_fn(k, kind, x, w, b, gy, one, zero):
     if kind == "fwd":
         return lambda: k.conv2d_forward(x, w, b, one, zero)
 
-    def fwd_bwd():
-        k.conv2d_forward(x, w, b, one, zero)
+    def fwd_bwd():  # as ops/conv.py's Conv2d: the forward's im2col columns serve the dW
+        _, cols = k.conv2d_forward(x, w, b, one, zero, keep_cols=True)
         k.conv2d_grad_input(gy, w, x.shape, one, zero)
-        k.conv2d_grad_weight(x, gy, w.shape, one, zero)
+        k.conv2d_grad_weight(x, gy, w.shape, one, zero, cols=cols)
         gy.sum(axis=(0, 2, 3))
 
     return fwd_bwd

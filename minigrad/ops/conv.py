@@ -7,7 +7,7 @@ derivatives (gradgradcheck, create_graph) work through convolutions and pooling:
   Conv2dGradWeight(x, gy) is linear in x and gy: its grads are Conv2dGradInput(gy, v), conv2d(x, v)
 """
 
-from ..autograd import Op
+from ..autograd import Op, is_grad_enabled
 from ..backend.window import check_window
 from .common import check_tensor, pair
 
@@ -19,6 +19,11 @@ class Conv2d(Op):
     def forward(ctx, x, w, b=None, *, stride, padding):
         ctx.stride, ctx.padding = stride, padding
         ctx.save_inputs(0, 1)
+        if len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1] and is_grad_enabled():
+            # The weight gradient needs the same im2col columns as this product: keep them
+            # (memory: C*KH*KW*OH*OW per image until backward) rather than rebuild them.
+            y, ctx.kept = ctx.kernels.conv2d_forward(x, w, b, stride, padding, keep_cols=True)
+            return y
         return ctx.kernels.conv2d_forward(x, w, b, stride, padding)
 
     @staticmethod
@@ -28,7 +33,7 @@ class Conv2d(Op):
         gx = Conv2dGradInput.apply(gy, w, x_shape=x.shape, stride=ctx.stride,
                                    padding=ctx.padding) if need_x else None
         gw = Conv2dGradWeight.apply(x, gy, w_shape=w.shape, stride=ctx.stride,
-                                    padding=ctx.padding) if need_w else None
+                                    padding=ctx.padding, cols=ctx.kept) if need_w else None
         gb = gy.sum(dim=(0, 2, 3)) if need_b else None
         return gx, gw, gb
 
@@ -56,10 +61,10 @@ class Conv2dGradWeight(Op):
     """gw = correlation of x with gy (the weight-gradient of conv2d)."""
 
     @staticmethod
-    def forward(ctx, x, gy, *, w_shape, stride, padding):
+    def forward(ctx, x, gy, *, w_shape, stride, padding, cols=None):
         ctx.stride, ctx.padding = stride, padding
         ctx.save_inputs(0, 1)
-        return ctx.kernels.conv2d_grad_weight(x, gy, w_shape, stride, padding)
+        return ctx.kernels.conv2d_grad_weight(x, gy, w_shape, stride, padding, cols=cols)
 
     @staticmethod
     def backward(ctx, v):

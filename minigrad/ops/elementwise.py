@@ -6,7 +6,7 @@ Tensors and sums broadcast gradients back to the input's shape with `sum_to`.
 
 import numpy as np
 
-from ..autograd import Op
+from ..autograd import Op, is_grad_enabled
 from ..backend.device import move
 from ..tensor import Tensor
 from .common import broadcast_shapes, check_tensor, promote, sum_to, sum_to_array
@@ -387,13 +387,32 @@ class Relu(Op):
     @staticmethod
     def forward(ctx, x):
         ctx.save_outputs(0)
-        return ctx.xp.maximum(x, 0).astype(x.dtype, copy=False)
+        if x.dtype.kind != "f":  # the kernels are for floats; ints/bools as numpy does them
+            return ctx.xp.maximum(x, 0).astype(x.dtype, copy=False)
+        return ctx.kernels.relu(x)
 
     @staticmethod
     def backward(ctx, gy):
         # y > 0 exactly where x > 0, so the output is all backward needs.
         (y,) = ctx.saved_outputs
-        return gy * Tensor._make((y._data > 0).astype(gy.dtype), gy.device)
+        return ReluGrad.apply(gy, mask_of=y._data)
+
+
+class ReluGrad(Op):
+    """gx = gy where mask_of > 0, else 0 (ReLU's backward, one fused kernel pass). Linear in gy
+    with a constant mask, so its own gradient is ReluGrad again."""
+
+    @staticmethod
+    def forward(ctx, gy, *, mask_of):
+        if is_grad_enabled():  # recorded for a double backward: a private copy of the mask
+            ctx.mask_of = mask_of > 0
+        if gy.dtype.kind != "f" or mask_of.dtype != gy.dtype:
+            return gy * (mask_of > 0).astype(gy.dtype)
+        return ctx.kernels.relu_backward(mask_of, gy)
+
+    @staticmethod
+    def backward(ctx, u):
+        return ReluGrad.apply(u, mask_of=ctx.mask_of)
 
     @staticmethod
     def backward_arrays(ctx, gy):
