@@ -168,12 +168,6 @@ def conv2d_forward(x, w, b, stride, padding, *, keep_cols=False):
     """y = x * w (+ b); see reference.conv2d_forward. With keep_cols, (y, cols): cols is the
     (C*KH*KW, N*OH*OW) matrix of _conv_cols, which conv2d_grad_weight(cols=...) then reuses
     instead of running im2col a second time."""
-    y, cols = _conv2d_forward(x, w, b, stride, padding)
-    return (y, cols) if keep_cols else y
-
-
-def _conv2d_forward(x, w, b, stride, padding):
-    """(y, cols) of conv2d_forward: cols is (C*KH*KW, N*OH*OW), a contiguous view."""
     OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
     x, w = _contiguous(x), _contiguous(w)
     N, O = x.shape[0], w.shape[0]
@@ -190,7 +184,8 @@ def _conv2d_forward(x, w, b, stride, padding):
             cols[K] = 1
             w2 = np.concatenate([w2, b.reshape(O, 1).astype(w.dtype, copy=False)], axis=1)
         y = _gemm_2d(w2, cols.reshape(K + extra, N, L).swapaxes(0, 1))  # (N, O, L)
-        return y.reshape(N, O, OH, OW), cols[:K]  # the first K rows: a contiguous view
+        y = y.reshape(N, O, OH, OW)
+        return (y, cols[:K]) if keep_cols else y  # cols[:K]: the first K rows, contiguous
     # Otherwise one GEMM for the whole batch, y_nlo = cols^T @ W^T (N*L x O): the long N*L
     # axis as the GEMM's M runs faster than as its N (fewer ragged tiles, thread split along
     # M). The (N, L, O) -> (N, O, L) transpose is fused with the bias add.
@@ -199,7 +194,7 @@ def _conv2d_forward(x, w, b, stride, padding):
     y = np.empty((N, O, OH, OW), dtype=x.dtype)
     bias = None if b is None else _contiguous(b)
     _conv.transpose12(y_nlo.reshape(N, L, O), y.reshape(N, O, L), bias)
-    return y, cols
+    return (y, cols) if keep_cols else y
 
 
 def conv2d_grad_input(gy, w, x_shape, stride, padding):
