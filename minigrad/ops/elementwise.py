@@ -397,6 +397,13 @@ class Relu(Op):
         (y,) = ctx.saved_outputs
         return ReluGrad.apply(gy, mask_of=y._data)
 
+    @staticmethod
+    def backward_arrays(ctx, gy):
+        (y,) = ctx.saved_output_arrays
+        if gy.dtype.kind != "f" or y.dtype != gy.dtype:
+            return gy * (y > 0).astype(gy.dtype)
+        return ctx.kernels.relu_backward(y, gy)  # one fused pass
+
 
 class ReluGrad(Op):
     """gx = gy where mask_of > 0, else 0 (ReLU's backward, one fused kernel pass). Linear in gy
@@ -415,9 +422,8 @@ class ReluGrad(Op):
         return ReluGrad.apply(u, mask_of=ctx.mask_of)
 
     @staticmethod
-    def backward_arrays(ctx, gy):
-        (y,) = ctx.saved_output_arrays
-        return gy * (y > 0).astype(gy.dtype)
+    def backward_arrays(ctx, u):
+        return u * ctx.mask_of.astype(u.dtype)
 
 
 class LeakyRelu(Op):

@@ -101,3 +101,15 @@ def test_relu_op_uses_the_kernels_and_keeps_gradients():
     (g2,) = mg.autograd.grad(gx.sum(), gy)
     np.testing.assert_array_equal(g2.numpy(), [0.0, 1.0, 1.0])
 
+
+
+def test_relu_backward_on_arrays_and_second_order_without_create_graph():
+    """The engine's raw-array backward (backward_arrays) of Relu and of its ReluGrad."""
+    x = mg.tensor(np.array([-1.0, 2.0, 3.0, -0.5], np.float32), requires_grad=True)
+    mg.relu(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1, 1, 0])
+    x = mg.tensor(np.array([-1.0, 2.0, 3.0]), requires_grad=True)
+    gy = mg.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    (gx,) = mg.autograd.grad(mg.relu(x), x, grad_outputs=gy, create_graph=True)
+    (gx * mg.tensor(np.array([5.0, 6.0, 7.0]))).sum().backward()  # second order, no graph
+    np.testing.assert_array_equal(gy.grad.numpy(), [0.0, 6.0, 7.0])
