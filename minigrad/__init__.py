@@ -24,7 +24,8 @@ The map (each name has its own help(); docs/tutorial.md walks through the inside
     mg.cuda, mg.backend_info()                      devices; which kernel serves each op
     python -m minigrad (train, bench, gradcheck)    the command line (cli.py)
 
-mg.nn, mg.optim, mg.data, mg.viz and mg.testing load on first use.
+mg.nn, mg.optim, mg.data, mg.viz and mg.testing's strategies load on first use (the op
+catalogue, minigrad/testing/catalogue, is read at import: it names the ops).
 """
 
 import importlib

@@ -1,6 +1,8 @@
 """The Tensor: an array (numpy or cupy) plus what autograd needs (requires_grad, grad,
 grad_fn, a version counter). Every computing method delegates to `minigrad.ops`."""
 
+import warnings
+
 import numpy as np
 
 from . import autograd, dtypes
@@ -97,7 +99,7 @@ class Tensor:
 
     # Defaults live on the class: a Tensor is made for every op output, so `_make` sets only
     # what differs per tensor (the array, the device and the version counter).
-    grad = None
+    _grad = None  # (read through the `grad` property, which warns on non-leaves)
     _requires_grad = False
     _grad_fn = None
     _output_nr = 0
@@ -139,6 +141,30 @@ class Tensor:
         value = value if isinstance(value, Tensor) else tensor(value)
         self._data = value._data
         self._device = value._device
+
+    @property
+    def grad(self):
+        """The accumulated gradient (a Tensor or None). Reading it on a non-leaf that did not
+        call retain_grad() warns, as PyTorch: backward never fills it there."""
+        g = self._grad
+        if g is None and self._grad_fn is not None and not self.retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during backward(). If you indeed want the "
+                ".grad field to be populated for a non-leaf Tensor, use .retain_grad() on the "
+                "non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure you "
+                "access the leaf Tensor instead.", UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+
+    @property
+    def retains_grad(self):
+        """Whether retain_grad() was called on this non-leaf tensor."""
+        node = self.grad_fn
+        return bool(node is not None and node.retained and self._output_nr in node.retained)
 
     @property
     def grad_fn(self):
@@ -219,6 +245,8 @@ class Tensor:
         """The shape, or the size of one dim."""
         if dim is None:
             return self.shape
+        if self.ndim == 0:
+            raise IndexError(f"size: dimension specified as {dim} but tensor has no dimensions")
         from .ops.common import normalize_dim
 
         return self.shape[normalize_dim(dim, self.ndim, "size")]
@@ -349,8 +377,13 @@ class Tensor:
     def clone(self):
         return _ops().clone(self)
 
+    def is_contiguous(self):
+        """Whether the elements lie in row-major order without gaps (as PyTorch)."""
+        return bool(self._data.flags.c_contiguous)
+
     def contiguous(self):
-        return self
+        """This tensor if it is contiguous, else a row-major copy (in the graph)."""
+        return self if self.is_contiguous() else _ops().clone(self)
 
     def requires_grad_(self, requires_grad=True):
         self.requires_grad = requires_grad
@@ -627,18 +660,33 @@ class Tensor:
         return _ops().ge(self, other)
 
     def __and__(self, other):
-        return _ops().logical_and(self, other)
+        return _ops().bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ops().bitwise_and(other, self)
 
     def __or__(self, other):
-        return _ops().logical_or(self, other)
+        return _ops().bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ops().bitwise_or(other, self)
 
     def __xor__(self, other):
-        return _ops().logical_xor(self, other)
+        return _ops().bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops().bitwise_xor(other, self)
 
     def __invert__(self):
-        return _ops().logical_not(self)
+        return _ops().bitwise_not(self)
 
     __hash__ = object.__hash__
+
+    def __format__(self, spec):
+        # f"{loss:.4f}": a 0-d tensor formats as its Python number, as PyTorch.
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     def __getitem__(self, key):
         return _ops().getitem(self, key)

@@ -6,6 +6,10 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from ..tensor import from_numpy
+
 
 class Dataset:
     """Base class for map-style datasets: `dataset[i]` is sample i, for 0 <= i < len(dataset).
@@ -38,6 +42,8 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
+        # numpy arrays become Tensors (sharing memory), so samples are Tensors either way.
+        tensors = tuple(from_numpy(t) if isinstance(t, np.ndarray) else t for t in tensors)
         for i, t in enumerate(tensors):
             if len(t.shape) == 0:
                 raise ValueError(f"TensorDataset: tensor {i} is 0-d; every tensor needs a "

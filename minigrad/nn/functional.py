@@ -25,6 +25,11 @@ from .smooth_activations import maybe_inplace as _maybe_inplace
 __all__ = _catalogue.public_names("F")  # noqa: PLE0605  (a list)
 globals().update(_catalogue.exports("F"))
 
+
+def __dir__():
+    # The public functions only: numpy, MatMul, Tensor and the helpers are internals.
+    return sorted(__all__)
+
 _REDUCTIONS = ("mean", "sum", "none")
 
 

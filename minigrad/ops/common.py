@@ -113,15 +113,19 @@ def normalize_dim(dim, ndim, op):
 
 
 def normalize_dims(dim, ndim, op):
-    """A sorted tuple of dims for `dim=None | int | tuple` (None means every dim)."""
+    """A sorted tuple of dims for `dim=None | int | tuple` (None means every dim).
+
+    A 0-d tensor accepts dim 0 and -1 (as PyTorch) and has no dim to reduce: ().
+    """
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
         dims = tuple(normalize_dim(d, ndim, op) for d in dim)
         if len(set(dims)) != len(dims):
             raise ValueError(f"{op}: dim {tuple(dim)} repeats a dimension")
-        return tuple(sorted(dims))
-    return (normalize_dim(dim, ndim, op),)
+        return tuple(sorted(dims)) if ndim else ()
+    d = normalize_dim(dim, ndim, op)
+    return (d,) if ndim else ()
 
 
 def resolve_dim_alias(dim, axis, op):

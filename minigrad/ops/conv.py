@@ -7,8 +7,11 @@ derivatives (gradgradcheck, create_graph) work through convolutions and pooling:
   Conv2dGradWeight(x, gy) is linear in x and gy: its grads are Conv2dGradInput(gy, v), conv2d(x, v)
 """
 
+import numpy as np
+
 from ..autograd import Op, is_grad_enabled
 from ..backend.window import check_window
+from ..tensor import Tensor
 from .common import check_tensor, pair
 
 
@@ -149,11 +152,11 @@ class AvgPool2dBackward(Op):
 # ---------------------------------------------------------------------------- public functions
 
 
-def _check_4d(x, name, op):
+def _check_4d(x, name, op, kinds="f"):
     check_tensor(x, op, name)
     if x.ndim != 4:
         raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W), got shape {x.shape}")
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in kinds:
         raise TypeError(f"{op}: {name} must be floating point, got {x.dtype}")
 
 
@@ -186,8 +189,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     return Conv2d.apply(x, weight, bias, stride=stride, padding=padding)
 
 
-def _pool_args(op, x, kernel_size, stride, padding):
-    _check_4d(x, "input", op)
+def _pool_args(op, x, kernel_size, stride, padding, kinds="f"):
+    _check_4d(x, "input", op, kinds)
     kernel_size = pair(kernel_size, "kernel_size", op)
     stride = kernel_size if stride is None else pair(stride, "stride", op)
     padding = pair(padding, "padding", op)
@@ -196,8 +199,35 @@ def _pool_args(op, x, kernel_size, stride, padding):
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
-    """Max over kernel_size windows (stride defaults to kernel_size; -inf padding)."""
-    return MaxPool2d.apply(x, **_pool_args("max_pool2d", x, kernel_size, stride, padding))
+    """Max over kernel_size windows (stride defaults to kernel_size; -inf padding). Integer
+    tensors are pooled too (forward only: they never require grad), as PyTorch."""
+    window = _pool_args("max_pool2d", x, kernel_size, stride, padding, kinds="fiu")
+    if x.dtype.kind in "iu":
+        return _integer_max_pool2d(x, **window)
+    return MaxPool2d.apply(x, **window)
+
+
+def _integer_max_pool2d(x, kernel_size, stride, padding):
+    """Max pooling of an integer tensor (no gradient). Values that float64 holds exactly (all
+    of them but int64 beyond 2**53) go through the float kernels, which handle any window;
+    the others take the maximum of the KH * KW strided slices of the input padded with the
+    dtype's minimum."""
+    xp = x.device.xp
+    if x.numel() == 0 or x.dtype.itemsize < 8 or int(xp.abs(x._data).max()) <= 2 ** 53:
+        as_float = Tensor._make(x._data.astype(np.float64), x.device)
+        y = MaxPool2d.apply(as_float, kernel_size=kernel_size, stride=stride, padding=padding)
+        return Tensor._make(y._data.astype(x.dtype), x.device)
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    padded = xp.pad(x._data, ((0, 0), (0, 0), (ph, ph), (pw, pw)),
+                    constant_values=np.iinfo(x.dtype).min)
+    oh = (padded.shape[2] - kh) // sh + 1
+    ow = (padded.shape[3] - kw) // sw + 1
+    y = None
+    for i in range(kh):
+        for j in range(kw):
+            part = padded[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            y = part if y is None else xp.maximum(y, part)
+    return Tensor._make(xp.ascontiguousarray(y), x.device)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):

@@ -139,8 +139,9 @@ class Pow(Op):
         sa, sb = ctx.shapes
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            # b == 0 gives 0, not 0 * a**-1 (which is nan at a == 0), as PyTorch.
-            ga = sum_to(where(b == 0, 0.0, gy * b * a ** (b - 1)), sa)
+            # b == 0 gives 0, not 0 * a**-1 (nan at a == 0), as PyTorch: the exponent b - 1
+            # is replaced there (by 1), so no inf is formed and double backward stays finite.
+            ga = sum_to(gy * b * a ** where(b == 0, 1.0, b - 1), sa)
         if ctx.needs_input_grad[1]:
             (y,) = ctx.saved_outputs
             safe_a = where(a == 0, 1.0, a)
@@ -699,24 +700,57 @@ def ge(a, b):
 
 def _logical(name, ufunc, a, b):
     a, b = promote(name, a, b)
-    if a.dtype.kind not in "biu":
-        raise TypeError(f"{name}: needs bool or integer tensors, got {a.dtype}")
+    broadcast_shapes(name, a.shape, b.shape)
     return Tensor._make(getattr(a.device.xp, ufunc)(a._data, b._data), a.device)
 
 
 def logical_and(a, b):
-    return _logical("bitwise_and", "bitwise_and", a, b)
+    """a and b element-wise, any dtype (nonzero is True); a bool tensor (as torch)."""
+    return _logical("logical_and", "logical_and", a, b)
 
 
 def logical_or(a, b):
-    return _logical("bitwise_or", "bitwise_or", a, b)
+    """a or b element-wise, any dtype; a bool tensor."""
+    return _logical("logical_or", "logical_or", a, b)
 
 
 def logical_xor(a, b):
-    return _logical("bitwise_xor", "bitwise_xor", a, b)
+    """a xor b element-wise, any dtype; a bool tensor."""
+    return _logical("logical_xor", "logical_xor", a, b)
 
 
 def logical_not(x):
+    """not x element-wise, any dtype; a bool tensor."""
+    check_tensor(x, "logical_not")
+    return Tensor._make(x.device.xp.logical_not(x._data), x.device)
+
+
+def _bitwise(name, ufunc, a, b):
+    a, b = promote(name, a, b)
+    if a.dtype.kind not in "biu":
+        raise TypeError(f"{name}: needs bool or integer tensors, got {a.dtype}")
+    broadcast_shapes(name, a.shape, b.shape)
+    return Tensor._make(getattr(a.device.xp, ufunc)(a._data, b._data), a.device)
+
+
+def bitwise_and(a, b):
+    """a & b: bitwise on integers, logical on bools (as torch)."""
+    return _bitwise("bitwise_and", "bitwise_and", a, b)
+
+
+def bitwise_or(a, b):
+    """a | b: bitwise on integers, logical on bools."""
+    return _bitwise("bitwise_or", "bitwise_or", a, b)
+
+
+def bitwise_xor(a, b):
+    """a ^ b: bitwise on integers, logical on bools."""
+    return _bitwise("bitwise_xor", "bitwise_xor", a, b)
+
+
+def bitwise_not(x):
+    """~x: bitwise not on integers, logical not on bools."""
+    check_tensor(x, "bitwise_not")
     if x.dtype.kind not in "biu":
-        raise TypeError(f"invert: needs a bool or integer tensor, got {x.dtype}")
+        raise TypeError(f"bitwise_not: needs a bool or integer tensor, got {x.dtype}")
     return Tensor._make(~x._data, x.device)

@@ -1,5 +1,10 @@
 """Indexing: x[key] and x[key] = value, with ints, slices (positive steps), None, Ellipsis,
-integer arrays and boolean masks. Gradients of repeated indices add up (scatter-add)."""
+integer arrays and boolean masks. Gradients of repeated indices add up (scatter-add).
+
+Ints mixed with advanced indices follow PyTorch, not numpy: the int-indexed dims are removed
+first, then the rest of the key applies (`x[0, :, [1, 2]]` has shape (n1, 2); numpy would
+give (2, n1)). Such a key is kept as a `SplitKey` (ints first, the rest second).
+"""
 
 import numpy as np
 
@@ -32,9 +37,61 @@ def normalize_key(key, op="getitem"):
     return tuple(out)
 
 
+def _is_array_index(k):
+    return hasattr(k, "ndim") and (k.ndim > 0 or k.dtype == np.bool_)
+
+
+def _is_int(k):
+    return (isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))) or (
+        hasattr(k, "ndim") and k.ndim == 0 and k.dtype.kind in "iu")
+
+
+class SplitKey(tuple):
+    """(ints, rest): index with the int-only basic key first, then with the rest."""
+
+
+def _pytorch_order(key, ndim):
+    """`key` itself, or a SplitKey when it mixes ints with array indices (PyTorch's rule)."""
+    if not (any(_is_int(k) for k in key) and any(_is_array_index(k) for k in key)):
+        return key
+
+    def width(k):
+        return 0 if k is None else (k.ndim if _is_array_index(k) and k.dtype == np.bool_ else 1)
+
+    explicit = sum(width(k) for k in key if k is not Ellipsis)
+    ints, rest = [], []
+    for k in key:
+        if k is Ellipsis:
+            ints += [slice(None)] * (ndim - explicit)
+            rest.append(Ellipsis)
+        elif k is None:
+            rest.append(None)
+        elif _is_int(k):
+            ints.append(k)
+        else:
+            ints += [slice(None)] * width(k)
+            rest.append(k)
+    return SplitKey((tuple(ints), tuple(rest)))
+
+
+def _take(array, key):
+    """array[key] for a plain or split key."""
+    if isinstance(key, SplitKey):
+        return array[key[0]][key[1]]
+    return array[key]
+
+
+def _assign(array, key, value):
+    if isinstance(key, SplitKey):
+        array[key[0]][key[1]] = value  # array[ints] is a view (basic indexing)
+    else:
+        array[key] = value
+
+
 def _is_advanced(key):
-    return any(hasattr(k, "ndim") and getattr(k, "ndim", 0) > 0 or
-               (hasattr(k, "dtype") and k.dtype == np.bool_) for k in key)
+    if isinstance(key, SplitKey):
+        key = key[1]
+    return any(_is_array_index(k) for k in key)
 
 
 class GetItem(Op):
@@ -45,7 +102,7 @@ class GetItem(Op):
     @staticmethod
     def forward(ctx, x, *, key):
         ctx.key, ctx.in_shape = key, x.shape
-        y = x[key]
+        y = _take(x, key)
         if isinstance(y, np.generic):
             # All-int keys give numpy a scalar; ask for the 0-d view of that element instead
             # (so `x[0]` is writable and shares memory, as in PyTorch).
@@ -64,10 +121,11 @@ class ScatterAdd(Op):
     def forward(ctx, g, *, key, shape):
         ctx.key = key
         y = ctx.xp.zeros(shape, g.dtype)
-        if _is_advanced(key):
-            ctx.kernels.scatter_add(y, key, g)
+        target, rest = (y[key[0]], key[1]) if isinstance(key, SplitKey) else (y, key)
+        if _is_advanced(rest):
+            ctx.kernels.scatter_add(target, rest, g)
         else:
-            y[key] = g  # basic indexing never repeats an element
+            target[rest] = g  # basic indexing never repeats an element
         return y
 
     @staticmethod
@@ -82,7 +140,7 @@ class IndexPut(Op):
     def forward(ctx, x, v, *, key):
         ctx.key, ctx.v_shape = key, v.shape
         y = x.copy()
-        y[key] = v
+        _assign(y, key, v)
         return y
 
     @staticmethod
@@ -98,6 +156,7 @@ def getitem(x, key):
     key = normalize_key(key)
     try:
         x._data[key]  # validate with numpy's own rules first, for a clear error
+        key = _pytorch_order(key, x.ndim)
     except IndexError as exc:
         raise IndexError(f"getitem: {exc} (tensor of shape {x.shape})") from None
     return GetItem.apply(x, key=key)
@@ -110,7 +169,9 @@ def index_put(x, key, value):
     if v.dtype != x.dtype:
         v = v.to(x.dtype)
     try:
-        target = x._data[key]
+        x._data[key]
+        key = _pytorch_order(key, x.ndim)
+        target = _take(x._data, key)
         np.broadcast_shapes(v.shape, target.shape)
     except IndexError as exc:
         raise IndexError(f"setitem: {exc} (tensor of shape {x.shape})") from None

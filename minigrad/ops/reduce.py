@@ -1,15 +1,19 @@
-"""Reductions: sum, mean, max/min, var/std, logsumexp, softmax/log_softmax, argmax/argmin.
+"""Reductions: sum, mean, max/min, var/std, logsumexp, softmax/log_softmax, argmax/argmin
+(amax/amin, cumsum, norm: reduce_extra.py).
 
 `dim` is None (every dim), an int or a tuple; `axis=` is an alias. Gradients are spread
-back over the reduced dims by broadcasting (`expand`).
+back over the reduced dims by broadcasting (`expand`). A 0-d tensor takes dim 0 or -1 (and
+reduces nothing), as PyTorch.
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from ..autograd import Op
 from ..tensor import Tensor
+from .elementwise import maximum, minimum
 from .common import check_tensor, normalize_dim, normalize_dims, resolve_dim_alias
 
 
@@ -52,7 +56,7 @@ class Extremum(Op):
         ctx.in_shape, ctx.dims = x.shape, dims
         y_kept = reduce(x, axis=dims, keepdims=True)
         if x.dtype.kind == "f":
-            if first_only:
+            if first_only and dims:
                 (d,) = dims
                 pick = (xp.argmax if largest else xp.argmin)(x, axis=d)
                 pick = xp.expand_dims(pick, d)
@@ -91,33 +95,49 @@ def mean(x, dim=None, keepdim=False, *, axis=None):
     return total / count if count else total * float("nan")
 
 
-def _extremum(x, dim, keepdim, axis, largest):
-    name = "max" if largest else "min"
-    check_tensor(x, name)
-    dim = resolve_dim_alias(dim, axis, name)
-    dims = normalize_dims(dim, x.ndim, name)
-    if any(x.shape[d] == 0 for d in dims) or (x.numel() == 0 and dim is None):
+# As torch.return_types.max / .min: `values, indices = x.max(1)`, or `.values` / `.indices`.
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
+
+
+def _extremum(x, dims, keepdim, largest, first_only, name):
+    if any(x.shape[d] == 0 for d in dims) or (x.numel() == 0 and len(dims) == x.ndim):
         raise ValueError(f"{name}: cannot reduce an empty dimension of a tensor of shape {x.shape}")
-    first_only = isinstance(dim, (int, np.integer))
     return Extremum.apply(x, dims=dims, keepdim=keepdim, largest=largest, first_only=first_only)
 
 
-def max(x, dim=None, keepdim=False, *, axis=None):  # noqa: A001
-    """Largest value over `dim` (values only; a Tensor as 2nd argument means maximum)."""
-    if isinstance(dim, Tensor):
-        from .elementwise import maximum
+def _max_or_min(x, dim, keepdim, axis, largest):
+    name = "max" if largest else "min"
+    check_tensor(x, name)
+    dim = resolve_dim_alias(dim, axis, name)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}: keepdim needs a dim (as PyTorch); use a{name}(x, keepdim=True)")
+        return _extremum(x, normalize_dims(None, x.ndim, name), False, largest, False, name)
+    if isinstance(dim, (list, tuple)):
+        raise TypeError(f"{name}: dim must be an int, got {tuple(dim)}; use mg.a{name}(x, dim) to "
+                        "reduce several dims (as PyTorch)")
+    dims = normalize_dims(dim, x.ndim, name)
+    values = _extremum(x, dims, keepdim, largest, True, name)
+    indices = _arg_extremum(x, dim, keepdim, None, largest)
+    return (MaxResult if largest else MinResult)(values, indices)
 
+
+def max(x, dim=None, keepdim=False, *, axis=None):  # noqa: A001
+    """The largest value: with no dim a 0-d tensor; with an int `dim` the named tuple
+    `(values, indices)` over that dim, as torch.max (gy goes to the first maximum). A Tensor as
+    2nd argument means `maximum`."""
+    if isinstance(dim, Tensor):
         return maximum(x, dim)
-    return _extremum(x, dim, keepdim, axis, largest=True)
+    return _max_or_min(x, dim, keepdim, axis, largest=True)
 
 
 def min(x, dim=None, keepdim=False, *, axis=None):  # noqa: A001
-    """Smallest value over `dim` (values only; a Tensor as 2nd argument means minimum)."""
+    """The smallest value: with no dim a 0-d tensor; with an int `dim` the named tuple
+    `(values, indices)`, as torch.min. A Tensor as 2nd argument means `minimum`."""
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
-
         return minimum(x, dim)
-    return _extremum(x, dim, keepdim, axis, largest=False)
+    return _max_or_min(x, dim, keepdim, axis, largest=False)
 
 
 def var(x, dim=None, keepdim=False, *, correction=None, unbiased=None, axis=None):
@@ -181,14 +201,16 @@ def _arg_extremum(x, dim, keepdim, axis, largest):
     dim = resolve_dim_alias(dim, axis, name)
     xp = x.device.xp
     func = xp.argmax if largest else xp.argmin
-    if x.numel() == 0:
-        raise ValueError(f"{name}: cannot take {name} of an empty tensor of shape {x.shape}")
     if dim is None:
+        if x.numel() == 0:
+            raise ValueError(f"{name}: cannot take {name} of an empty tensor of shape {x.shape}")
         out = xp.asarray(func(x._data))
         if keepdim:
             out = out.reshape((1,) * x.ndim)
     else:
         d = normalize_dim(dim, x.ndim, name)
+        if x.ndim and x.shape[d] == 0:
+            raise ValueError(f"{name}: cannot reduce dim {dim} of size 0 of a tensor of shape {x.shape}")
         out = func(x._data, axis=d, keepdims=keepdim) if x.ndim else xp.asarray(0)
     return Tensor._make(xp.asarray(out, dtype=np.int64), x.device)
 

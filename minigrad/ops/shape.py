@@ -117,6 +117,11 @@ class Pad(Op):
 
 
 def _reshape(x, shape, op):
+    return Reshape.apply(x, shape=_target_shape(x, shape, op))
+
+
+def _target_shape(x, shape, op):
+    """`shape` checked against x's size, with a -1 resolved."""
     check_tensor(x, op)
     shape = _sizes(shape, op)
     if shape.count(-1) > 1:
@@ -128,7 +133,7 @@ def _reshape(x, shape, op):
         shape = tuple(x.numel() // known if n == -1 else n for n in shape)
     if any(n < 0 for n in shape) or math.prod(shape) != x.numel():
         raise ValueError(f"{op}: cannot reshape tensor of shape {x.shape} into {shape}")
-    return Reshape.apply(x, shape=shape)
+    return shape
 
 
 def reshape(x, *shape):
@@ -137,8 +142,32 @@ def reshape(x, *shape):
 
 
 def view(x, *shape):
-    """Same as reshape (any layout is accepted; errors name `view`)."""
-    return _reshape(x, shape, "view")
+    """x with a new shape, sharing its memory; as PyTorch, a layout that cannot be seen in
+    the new shape without a copy (a transposed tensor flattened, ...) raises RuntimeError:
+    use reshape() or contiguous()."""
+    shape = _target_shape(x, shape, "view")
+    if not _viewable(x._data, shape):
+        raise RuntimeError(
+            f"view: the size and strides of the input (shape {x.shape}, strides in elements "
+            f"{tuple(st // x._data.itemsize for st in x._data.strides)}) are not compatible with "
+            f"the view shape {shape}: at least one dimension spans two contiguous subspaces. "
+            "Use .reshape(...) instead (or .contiguous().view(...)).")
+    return Reshape.apply(x, shape=shape)
+
+
+def _viewable(array, shape):
+    """Whether `array` can take `shape` by changing strides only (no copy)."""
+    if array.flags.c_contiguous or array.size == 0:
+        return True
+    # A stand-in with the same strides over a one-element buffer: numpy's no-copy reshape
+    # only looks at shape and strides (the data is never read).
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape=array.shape,
+                                            strides=[st // array.itemsize for st in array.strides])
+    try:
+        probe.reshape(shape, copy=False)
+    except ValueError:
+        return False
+    return True
 
 
 def flatten(x, start_dim=0, end_dim=-1):
@@ -185,8 +214,8 @@ def squeeze(x, dim=None):
         dims = {i for i, n in enumerate(x.shape) if n == 1}
     else:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        dims = {normalize_dim(d, x.ndim, "squeeze") for d in dims} if x.ndim else set()
-        dims = {d for d in dims if x.shape[d] == 1}
+        dims = {normalize_dim(d, x.ndim, "squeeze") for d in dims}  # (IndexError if out of range)
+        dims = {d for d in dims if x.ndim and x.shape[d] == 1}
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in dims))
 
 

@@ -37,17 +37,33 @@ def _comparison(name, operator, ufunc):
 
 
 def _logical(name, ufunc):
-    # Bool operands from the float samples (compared with 0), on both sides.
+    # On the float samples themselves (the grid has zeros: nonzero is True), and on bools.
     def fn(a, b, f=name):
-        from ... import ops
-
-        return getattr(ops, f)(a > 0, b > 0)
+        return getattr(_ops(), f)(a > 0, b > 0)
 
     def torch_fn(a, b, f=name):
         return getattr(torch_module(), f)(a > 0, b > 0)
 
     return op(name, torch=f"torch.{name}", order=0, cases=(
-        Case(BINARY_SHAPES, _grid, lambda a, b: ufunc(a > 0, b > 0), fn=fn, torch_fn=torch_fn),))
+        Case(BINARY_SHAPES, _grid, ufunc),
+        Case(BINARY_SHAPES, _grid, lambda a, b: ufunc(a > 0, b > 0), fn=fn, torch_fn=torch_fn,
+             name=f"{name}_bool"),
+    ))
+
+
+def _bitwise(name, operator, ufunc):
+    # Integers from the grid (-4..4, negatives included), and bools.
+    def ints(t):
+        return (t * 2).long()
+
+    return op(name, operator=operator, torch=f"torch.{name}", order=0, cases=(
+        Case(BINARY_SHAPES, _grid, lambda a, b: ufunc((a * 2).astype(np.int64), (b * 2).astype(np.int64)),
+             fn=lambda a, b: getattr(_ops(), name)(ints(a), ints(b)),
+             torch_fn=lambda a, b: getattr(torch_module(), name)(ints(a), ints(b))),
+        Case(BINARY_SHAPES, _grid, lambda a, b: ufunc(a > 0, b > 0),
+             fn=lambda a, b: getattr(_ops(), name)(a > 0, b > 0),
+             torch_fn=lambda a, b: getattr(torch_module(), name)(a > 0, b > 0), name=f"{name}_bool"),
+    ))
 
 
 ENTRIES = [
@@ -116,10 +132,18 @@ ENTRIES = [
     _logical("logical_and", np.logical_and),
     _logical("logical_or", np.logical_or),
     _logical("logical_xor", np.logical_xor),
-    op("logical_not", operator="__invert__", torch="torch.logical_not", order=0, cases=(
-        Case(UNARY_SHAPES, _grid, lambda x: np.logical_not(x > 0),
-             fn=lambda x: _ops().logical_not(x > 0),
-             torch_fn=lambda x: torch_module().logical_not(x > 0)),)),
+    op("logical_not", torch="torch.logical_not", order=0, cases=(
+        Case(UNARY_SHAPES, _grid, np.logical_not),)),
+    _bitwise("bitwise_and", "__and__", np.bitwise_and),
+    _bitwise("bitwise_or", "__or__", np.bitwise_or),
+    _bitwise("bitwise_xor", "__xor__", np.bitwise_xor),
+    op("bitwise_not", operator="__invert__", torch="torch.bitwise_not", order=0, cases=(
+        Case(UNARY_SHAPES, _grid, lambda x: np.invert((x * 2).astype(np.int64)),
+             fn=lambda x: _ops().bitwise_not((x * 2).long()),
+             torch_fn=lambda x: torch_module().bitwise_not((x * 2).long())),
+        Case(UNARY_SHAPES, _grid, lambda x: np.invert(x > 0), fn=lambda x: _ops().bitwise_not(x > 0),
+             torch_fn=lambda x: torch_module().bitwise_not(x > 0), name="bitwise_not_bool"),
+    )),
 ]
 
 
