@@ -15,6 +15,7 @@ from libc.string cimport memcpy, memset
 from minigrad.backend.window import check_window
 
 include "threads.pxi"
+include "checks.pxi"
 
 
 cdef inline Py_ssize_t _first_valid(Py_ssize_t offset, Py_ssize_t step) noexcept nogil:
@@ -55,7 +56,7 @@ def _check_geometry(str op, tuple x_shape, tuple cols_shape, tuple kernel_size, 
     return OH, OW
 
 
-def im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_size,
+def _im2col(const floating[:, :, :, ::1] x, floating[:, :, :] cols, tuple kernel_size,
            tuple stride, tuple padding):
     """Fill cols[n, (c*KH + i)*KW + j, oh*OW + ow] = x_padded[n, c, oh*sh + i, ow*sw + j].
 
@@ -126,7 +127,7 @@ cdef inline void _im2col_plane(const floating* x, floating* cols, Py_ssize_t row
                 dst[ow] = 0
 
 
-def col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel_size,
+def _col2im(const floating[:, :, :] cols, floating[:, :, :, ::1] gx, tuple kernel_size,
            tuple stride, tuple padding):
     """Adjoint of im2col: gx[n, c, ih, iw] = sum of the cols entries im2col copied from there.
 
@@ -185,7 +186,7 @@ cdef inline void _col2im_plane(const floating* cols, Py_ssize_t row_stride, floa
                         dst[ow * sw] += src[oh * OW + ow]
 
 
-def swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floating[::1] bias=None):
+def _swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floating[::1] bias=None):
     """dst[b, a, :] = src[a, b, :] (+ bias[a]): the (O, N, L) <-> (N, O, L) shuffle around a
     whole-batch GEMM, fused with the bias add. Parallel over dst's first axis."""
     cdef Py_ssize_t A = src.shape[0], B = src.shape[1], L = src.shape[2]
@@ -210,7 +211,7 @@ def swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floatin
                     memcpy(&dst[b, a, 0], &src[a, b, 0], L * sizeof(floating))
 
 
-def transpose12(const floating[:, :, ::1] src, floating[:, :, ::1] dst,
+def _transpose12(const floating[:, :, ::1] src, floating[:, :, ::1] dst,
                 const floating[::1] bias=None):
     """dst[n, a, b] = src[n, b, a] (+ bias[a]): per-image transpose (N, L, O) -> (N, O, L),
     fused with the bias add; the conv forward's GEMM produces (N*L, O). Parallel over n; each
@@ -243,3 +244,48 @@ cdef inline void _transpose_plane(const floating* src, floating* dst, Py_ssize_t
             for b in range(b0, b1):
                 dst[a * B + b] = src[b * A + a] + shift
 
+
+# ---------------------------------------------------------------- checked entry points
+# The public functions: each checks its arguments (checks.pxi, then the shape / window checks
+# of its typed core) with the GIL held, then runs the core above.
+
+
+def im2col(x, cols, kernel_size, stride, padding):
+    """Fill cols (N, C*KH*KW, OH*OW) with the windows of x (N, C, H, W); see _im2col.
+    cols may be strided (e.g. a swapaxes view) but must be contiguous along its last axis."""
+    x = _arg_array("im2col", "x", x, 4)
+    cols = _arg_array("im2col", "cols", cols, 3, out=True, contiguous=False)
+    _same_dtype("im2col", x=x, cols=cols)
+    _no_overlap("im2col", "cols", cols, x=x)
+    _im2col(x, cols, *_pairs("im2col", kernel_size, stride, padding))
+
+
+def col2im(cols, gx, kernel_size, stride, padding):
+    """Overwrite gx (N, C, H, W) with the adjoint of im2col applied to cols; see _col2im."""
+    cols = _arg_array("col2im", "cols", cols, 3, contiguous=False)
+    gx = _arg_array("col2im", "gx", gx, 4, out=True)
+    _same_dtype("col2im", cols=cols, gx=gx)
+    _no_overlap("col2im", "gx", gx, cols=cols)
+    _col2im(cols, gx, *_pairs("col2im", kernel_size, stride, padding))
+
+
+def _check_shuffle(str op, src, dst, bias):
+    src = _arg_array(op, "src", src, 3)
+    dst = _arg_array(op, "dst", dst, 3, out=True)
+    if bias is not None:
+        bias = _arg_array(op, "bias", bias, 1)
+    _same_dtype(op, src=src, dst=dst, bias=bias)
+    _no_overlap(op, "dst", dst, src=src, bias=bias)
+    return src, dst, bias
+
+
+def swap01(src, dst, bias=None):
+    """dst[b, a, :] = src[a, b, :] (+ bias[a]) for C-contiguous 3-D arrays; see _swap01."""
+    src, dst, bias = _check_shuffle("swap01", src, dst, bias)
+    _swap01(src, dst, bias)
+
+
+def transpose12(src, dst, bias=None):
+    """dst[n, a, b] = src[n, b, a] (+ bias[a]) for C-contiguous 3-D arrays; see _transpose12."""
+    src, dst, bias = _check_shuffle("transpose12", src, dst, bias)
+    _transpose12(src, dst, bias)

@@ -2,8 +2,21 @@
 from cython.parallel cimport parallel, prange, threadid
 
 
-def parallel_sum(const double[::1] x):
-    """Sum of x, computed in a prange reduction (serial when built without OpenMP)."""
+def parallel_sum(x):
+    """Sum of x (a 1-D C-contiguous float64 array), computed in a prange reduction (serial when
+    built without OpenMP)."""
+    import numpy as np
+
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError(f"parallel_sum: x must be a float64 numpy array, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    if x.ndim != 1 or not x.flags.c_contiguous:
+        raise ValueError(f"parallel_sum: x must be 1-D and C-contiguous, got shape {x.shape}, "
+                         f"strides {x.strides}")
+    return _parallel_sum(x)
+
+
+def _parallel_sum(const double[::1] x):
     cdef Py_ssize_t i
     cdef double total = 0.0
     for i in prange(x.shape[0], nogil=True, schedule="static"):
@@ -44,6 +57,11 @@ def call_in_parallel_region(fn, int num_threads):
     return the team size. A test helper: kernels that fn calls then run nested in an outer
     region, where OpenMP grants their own regions one thread. The first exception any call
     raised is re-raised here."""
+    if not callable(fn):
+        raise TypeError(f"call_in_parallel_region: fn must be callable, got {type(fn).__name__}")
+    if num_threads < 1:
+        raise ValueError(f"call_in_parallel_region: num_threads must be at least 1, got "
+                         f"{num_threads}")
     errors = []
 
     def guarded():

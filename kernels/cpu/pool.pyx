@@ -16,6 +16,7 @@ from libc.string cimport memset
 from minigrad.backend.window import check_window
 
 include "threads.pxi"
+include "checks.pxi"
 
 
 cdef tuple _shape4(Py_ssize_t* shape):
@@ -26,11 +27,14 @@ def _check(str op, tuple x_shape, tuple y_shape, tuple kernel_size, tuple stride
     # The window rules every layer shares (minigrad/backend/window.py): positive sizes,
     # padding at most half the kernel, every size and product within int64.
     expected = x_shape[:2] + check_window(op, x_shape, kernel_size, stride, padding, pool=True)
+    if op.endswith("_forward") and (x_shape[2] == 0 or x_shape[3] == 0):
+        # A window of an empty plane holds no element to seed its max (or mean) from.
+        raise ValueError(f"{op}: input {x_shape} has an empty spatial dimension")
     if y_shape != expected:
         raise ValueError(f"{op}: output {y_shape} should be {expected} for input {x_shape}")
 
 
-def max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+def _max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                        int64_t[:, :, :, ::1] argmax, tuple kernel_size, tuple stride,
                        tuple padding):
     """y[n, c, oh, ow] = max of the window at (oh*sh - ph, ow*sw - pw) clipped to the input;
@@ -116,7 +120,7 @@ cdef inline Py_ssize_t _end_valid(Py_ssize_t offset, Py_ssize_t step, Py_ssize_t
     return min((size - offset + step - 1) // step, n_out)
 
 
-def max_pool2d_backward(const floating[:, :, :, ::1] gy, const int64_t[:, :, :, ::1] argmax,
+def _max_pool2d_backward(const floating[:, :, :, ::1] gy, const int64_t[:, :, :, ::1] argmax,
                         floating[:, :, :, ::1] gx):
     """gx[n, c].flat[argmax[n, c, oh, ow]] += gy[n, c, oh, ow]; gx is zeroed first.
 
@@ -152,7 +156,7 @@ def max_pool2d_backward(const floating[:, :, :, ::1] gy, const int64_t[:, :, :, 
                          f"{H}x{W} input plane")
 
 
-def avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+def _avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                        tuple kernel_size, tuple stride, tuple padding):
     """y[n, c, oh, ow] = (sum of the window's real elements) / (KH*KW); padding counts as 0."""
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
@@ -195,7 +199,7 @@ cdef inline void _avg_plane(const floating* x, floating* y, Py_ssize_t H, Py_ssi
             y[oh * OW + ow] = total * scale
 
 
-def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] gx,
+def _avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] gx,
                         tuple kernel_size, tuple stride, tuple padding):
     """gx[n, c, h, w] = sum over the windows containing (h, w) of gy / (KH*KW); gx zeroed first."""
     cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
@@ -227,3 +231,54 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] gy, floating[:, :, :, ::1] 
                         for w in range(w0, w1):
                             gx[n, c, h, w] += share
 
+
+# ---------------------------------------------------------------- checked entry points
+# The public functions: each checks its arguments (checks.pxi, then the shape / window checks
+# of its typed core) with the GIL held, then runs the core above. Outputs are written in full.
+
+
+def max_pool2d_forward(x, y, argmax, kernel_size, stride, padding):
+    """Max pooling of x (N, C, H, W) into y and argmax (int64), both (N, C, OH, OW), all
+    C-contiguous; see _max_pool2d_forward."""
+    op = "max_pool2d_forward"
+    x = _arg_array(op, "x", x, 4)
+    y = _arg_array(op, "y", y, 4, out=True)
+    argmax = _arg_array(op, "argmax", argmax, 4, dtype=_INT64, out=True)
+    _same_dtype(op, x=x, y=y)
+    _no_overlap(op, "y", y, x=x, argmax=argmax)
+    _no_overlap(op, "argmax", argmax, x=x)
+    _max_pool2d_forward(x, y, argmax, *_pairs(op, kernel_size, stride, padding))
+
+
+def max_pool2d_backward(gy, argmax, gx):
+    """Overwrite gx (N, C, H, W) with gy (N, C, OH, OW) added at the argmax positions; see
+    _max_pool2d_backward."""
+    op = "max_pool2d_backward"
+    gy = _arg_array(op, "gy", gy, 4)
+    argmax = _arg_array(op, "argmax", argmax, 4, dtype=_INT64)
+    gx = _arg_array(op, "gx", gx, 4, out=True)
+    _same_dtype(op, gy=gy, gx=gx)
+    _no_overlap(op, "gx", gx, gy=gy, argmax=argmax)
+    _max_pool2d_backward(gy, argmax, gx)
+
+
+def avg_pool2d_forward(x, y, kernel_size, stride, padding):
+    """Average pooling of x (N, C, H, W) into y (N, C, OH, OW), both C-contiguous; see
+    _avg_pool2d_forward."""
+    op = "avg_pool2d_forward"
+    x = _arg_array(op, "x", x, 4)
+    y = _arg_array(op, "y", y, 4, out=True)
+    _same_dtype(op, x=x, y=y)
+    _no_overlap(op, "y", y, x=x)
+    _avg_pool2d_forward(x, y, *_pairs(op, kernel_size, stride, padding))
+
+
+def avg_pool2d_backward(gy, gx, kernel_size, stride, padding):
+    """Overwrite gx (N, C, H, W) with the gradient of average pooling for gy (N, C, OH, OW);
+    see _avg_pool2d_backward."""
+    op = "avg_pool2d_backward"
+    gy = _arg_array(op, "gy", gy, 4)
+    gx = _arg_array(op, "gx", gx, 4, out=True)
+    _same_dtype(op, gy=gy, gx=gx)
+    _no_overlap(op, "gx", gx, gy=gy)
+    _avg_pool2d_backward(gy, gx, *_pairs(op, kernel_size, stride, padding))
