@@ -5,17 +5,16 @@ convolution, im2col/col2im, pooling): each parallel loop asks OpenMP for at most
 (small problems still run on one, see kernels/cpu/threads.h). Before any call, the kernels
 follow OpenMP's default: OMP_NUM_THREADS, else one thread per core.
 
-Each compiled module (minigrad.kernels.cpu.gemm, .conv, .pool, .hello) keeps its own copy of
-the setting, so this module sets it in all of them. Not covered: the numpy reference kernels
+Each compiled module of minigrad.kernels.cpu (gemm, conv, pool, elementwise, hello, ...) keeps
+its own copy of the setting, so this module sets it in all of them: every compiled module of
+that package that has set_num_threads (the ones that include kernels/cpu/threads.pxi). Not covered: the numpy reference kernels
 (a MINIGRAD_NO_EXT install or MINIGRAD_DISABLE_EXT=1), whose matmul threads are numpy's BLAS
 (set OPENBLAS_NUM_THREADS, or use threadpoolctl), and the CUDA device.
 """
 
 import importlib
 import numbers
-
-# Compiled modules that include kernels/cpu/threads.pxi.
-_MODULE_NAMES = ("gemm", "conv", "pool", "hello")
+import pkgutil
 
 # Upper bound accepted by set_num_threads: the C setting is an int. The kernels never start more
 # threads than MG_MAX_THREADS (threads.h) whatever is set.
@@ -30,7 +29,12 @@ def _modules():
     global _modules_cache
     if _modules_cache is None:
         found = []
-        for name in _MODULE_NAMES:
+        try:
+            package = importlib.import_module("minigrad.kernels.cpu")
+            names = sorted(info.name for info in pkgutil.iter_modules(package.__path__))
+        except ImportError:
+            names = []
+        for name in names:
             try:
                 module = importlib.import_module(f"minigrad.kernels.cpu.{name}")
             except ImportError:

@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
+
 import pytest
 
 import minigrad as mg
@@ -63,7 +65,11 @@ def test_default_is_at_least_one():
 
 def test_every_compiled_module_gets_the_setting():
     modules = _compiled_modules()
-    assert {m.__name__.rsplit(".", 1)[-1] for m in modules} == {"gemm", "conv", "pool", "hello"}
+    # every kernel source that includes the thread policy is a module that gets the setting
+    sources = Path(__file__).resolve().parents[1] / "kernels" / "cpu"
+    with_policy = {p.stem for p in sources.glob("*.pyx") if 'include "threads.pxi"' in p.read_text()}
+    assert {"gemm", "conv", "pool", "elementwise", "hello"} <= with_policy
+    assert {m.__name__.rsplit(".", 1)[-1] for m in modules} == with_policy
     for n in (1, 2, 5):
         mg.set_num_threads(n)
         openmp = {name: n for name in threads.kernel_num_threads()}
