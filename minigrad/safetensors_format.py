@@ -29,7 +29,6 @@ def encode(obj, describe_unsupported) -> bytes:
     (so a torch tensor gets the same advice in both formats)."""
     import minigrad
 
-    api = _numpy_api("save")
     if not isinstance(obj, dict):
         raise TypeError(f"save: the safetensors format holds a flat dict of str -> tensor, got "
                         f"{type(obj).__name__}")
@@ -54,7 +53,9 @@ def encode(obj, describe_unsupported) -> bytes:
         array = array.astype(array.dtype.newbyteorder("<"), copy=False)
         # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
         arrays[key] = array if array.flags.c_contiguous else array.copy(order="C")
-    return api.save(arrays)
+    # The package is needed only now: a value it could never hold is named first, with or
+    # without it installed.
+    return _numpy_api("save").save(arrays)
 
 
 def decode(data: bytes) -> dict:

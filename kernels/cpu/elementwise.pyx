@@ -15,6 +15,7 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 
 include "threads.pxi"
+include "checks.pxi"
 
 
 def _check_lengths(str op, Py_ssize_t a, Py_ssize_t b, Py_ssize_t c=-1):
@@ -23,7 +24,7 @@ def _check_lengths(str op, Py_ssize_t a, Py_ssize_t b, Py_ssize_t c=-1):
         raise ValueError(f"{op}: flat arrays of different lengths {tuple(lengths)}")
 
 
-def relu_forward(const floating[::1] x, floating[::1] out):
+def _relu_forward(const floating[::1] x, floating[::1] out):
     """out[i] = x[i] if not x[i] <= 0 else 0 (NaN stays NaN, -0.0 becomes +0.0)."""
     cdef Py_ssize_t n = x.shape[0], i
     _check_lengths("relu_forward", n, out.shape[0])
@@ -36,7 +37,7 @@ def relu_forward(const floating[::1] x, floating[::1] out):
             out[i] = 0 if v <= 0 else v
 
 
-def relu_backward(const floating[::1] y, const floating[::1] gy, floating[::1] out):
+def _relu_backward(const floating[::1] y, const floating[::1] gy, floating[::1] out):
     """out[i] = gy[i] * (1 if y[i] > 0 else 0): ReLU's input gradient from its output y."""
     cdef Py_ssize_t n = y.shape[0], i
     _check_lengths("relu_backward", n, gy.shape[0], out.shape[0])
@@ -46,3 +47,31 @@ def relu_backward(const floating[::1] y, const floating[::1] gy, floating[::1] o
         for i in prange(n, schedule="static"):
             out[i] = gy[i] * (<floating>1 if y[i] > 0 else <floating>0)
 
+
+
+# Checked entry points (the module is importable, so each public function validates its own
+# arguments with the GIL held, issue 8 item 4): 1-D C-contiguous float32/float64 arrays of one
+# dtype and one length; the output writeable and not sharing memory with an input, except the
+# exact same array (an elementwise kernel may run in place).
+
+def _elementwise_out(str op, out, **inputs):
+    out = _arg_array(op, "out", out, 1, out=True)
+    for name, a in inputs.items():
+        _arg_array(op, name, a, 1)
+    _same_dtype(op, out=out, **inputs)
+    _check_lengths(op, *[a.shape[0] for a in inputs.values()], out.shape[0])
+    partial = {name: a for name, a in inputs.items()
+               if not (a.__array_interface__["data"][0] == out.__array_interface__["data"][0])}
+    _no_overlap(op, "out", out, **partial)
+
+
+def relu_forward(x, out):
+    """out[i] = x[i] if not x[i] <= 0 else 0 (NaN stays NaN, -0.0 becomes +0.0)."""
+    _elementwise_out("relu_forward", out, x=x)
+    _relu_forward(x, out)
+
+
+def relu_backward(y, gy, out):
+    """out[i] = gy[i] * (1 if y[i] > 0 else 0): ReLU's input gradient from its output y."""
+    _elementwise_out("relu_backward", out, y=y, gy=gy)
+    _relu_backward(y, gy, out)

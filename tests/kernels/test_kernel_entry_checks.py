@@ -21,6 +21,7 @@ gemm = pytest.importorskip("minigrad.kernels.cpu.gemm")
 conv = pytest.importorskip("minigrad.kernels.cpu.conv")
 pool = pytest.importorskip("minigrad.kernels.cpu.pool")
 hello = pytest.importorskip("minigrad.kernels.cpu.hello")
+elementwise = pytest.importorskip("minigrad.kernels.cpu.elementwise")
 
 F32, F64 = np.float32, np.float64
 
@@ -42,6 +43,21 @@ def public_functions():
                     and getattr(obj, "__module__", None) == module.__name__):
                 found.add((info.name, name))
     return found
+
+
+def _read_only(n):
+    a = np.empty(n, F64)
+    a.flags.writeable = False
+    return a
+
+
+def test_elementwise_kernels_may_run_in_place_but_not_on_shifted_views():
+    x = np.array([-1.0, 2.0, -0.0, np.nan])
+    elementwise.relu_forward(x, x)  # the exact same array: elementwise, safe
+    np.testing.assert_array_equal(x, [0.0, 2.0, 0.0, np.nan])
+    gy = np.array([1.0, 2.0, 3.0, 4.0])
+    elementwise.relu_backward(x, gy, gy)
+    np.testing.assert_array_equal(gy, [0.0, 2.0, 0.0, 0.0])
 
 
 def odd_strided(shape, dtype, byte_offset=2):
@@ -214,6 +230,23 @@ CASES = {
         (ValueError, lambda: (np.ones(8, F64)[::2],)),
         (TypeError, lambda: ([1.0, 2.0],)),
     ],
+    ("elementwise", "relu_forward"): [
+        (TypeError, lambda: ([1.0, -1.0], np.empty(2, F64))),
+        (TypeError, lambda: (np.ones(4, F32), np.empty(4, F64))),
+        (TypeError, lambda: (np.ones(4, np.int64), np.empty(4, np.int64))),
+        (ValueError, lambda: (np.ones(4, F64), np.empty(5, F64))),
+        (ValueError, lambda: (np.ones((2, 2), F64), np.empty((2, 2), F64))),
+        (ValueError, lambda: (np.ones(8, F64)[::2], np.empty(4, F64))),
+        (ValueError, lambda: (np.ones(4, F64), _read_only(4))),
+        (ValueError, lambda: (lambda b: (b[:4], b[1:5]))(np.arange(6.0))),  # shifted overlap
+    ],
+    ("elementwise", "relu_backward"): [
+        (TypeError, lambda: (np.ones(4, F64), np.ones(4, F32), np.empty(4, F64))),
+        (ValueError, lambda: (np.ones(4, F64), np.ones(3, F64), np.empty(4, F64))),
+        (ValueError, lambda: (np.ones(4, F64), np.ones(4, F64), np.empty(3, F64))),
+        (ValueError, lambda: (np.ones(4, F64), np.ones(8, F64)[::2], np.empty(4, F64))),
+        (ValueError, lambda: (lambda b: (np.ones(4, F64), b[:4], b[2:6]))(np.arange(6.0))),
+    ],
     ("hello", "call_in_parallel_region"): [
         (ValueError, lambda: (lambda: None, 0)),
         (TypeError, lambda: (None, 2)),
@@ -235,7 +268,8 @@ def test_every_compiled_function_has_bad_input_cases():
     for (m, n), cases in CASES.items() for i, (exc, make) in enumerate(cases)
 ])
 def test_bad_arguments_raise_naming_the_function(module, name, exc, make):
-    fn = getattr({"gemm": gemm, "conv": conv, "pool": pool, "hello": hello}[module], name)
+    fn = getattr({"gemm": gemm, "conv": conv, "pool": pool, "hello": hello,
+                  "elementwise": elementwise}[module], name)
     args = make()
     with pytest.raises(exc, match=f"^{name}: "):
         fn(*args)
