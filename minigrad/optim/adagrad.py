@@ -40,13 +40,8 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
             weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p, g in self._gradients(group):
                 xp = p.device.xp
-                g = p.grad._data
-                if group["maximize"]:
-                    g = -g
                 state = self.state.get(p) or self._init_state(p, group)
                 state["step"] += 1
                 if weight_decay != 0:
@@ -84,13 +79,8 @@ class Adadelta(Optimizer):
         loss = self._closure_loss(closure)
         for group in self.param_groups:
             lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p, g in self._gradients(group):
                 xp = p.device.xp
-                g = p.grad._data
-                if group["maximize"]:
-                    g = -g
                 state = self.state.get(p)
                 if not state:
                     state = self.state[p] = {"step": 0, "square_avg": factories.zeros_like(p),

@@ -37,12 +37,7 @@ class Adam(Optimizer):
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad._data
-                if group["maximize"]:
-                    g = -g
+            for p, g in self._gradients(group):
                 state = self.state.get(p)
                 if not state:
                     state = self.state[p] = {

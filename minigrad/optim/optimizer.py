@@ -89,6 +89,15 @@ class Optimizer:
     def step(self, closure=None):
         raise NotImplementedError
 
+    @staticmethod
+    def _gradients(group):
+        """(param, gradient array) for each parameter of `group` that has a gradient; the
+        gradient is negated when the group has maximize=True."""
+        maximize = group.get("maximize", False)
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, (-p.grad._data if maximize else p.grad._data)
+
     def _closure_loss(self, closure):
         if closure is None:
             return None

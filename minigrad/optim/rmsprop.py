@@ -27,13 +27,8 @@ class RMSprop(Optimizer):
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             weight_decay, momentum = group["weight_decay"], group["momentum"]
             centered = group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p, g in self._gradients(group):
                 xp = p.device.xp
-                g = p.grad._data
-                if group["maximize"]:
-                    g = -g
                 state = self.state.get(p)
                 if not state:
                     state = self.state[p] = {"step": 0, "square_avg": factories.zeros_like(p)}
