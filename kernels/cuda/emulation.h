@@ -1,18 +1,30 @@
 // Host emulation of the CUDA subset that minigrad's kernels use, so that the very same .cu
-// files compile with g++ (C++20) and run on the CPU (minigrad/backend/cuda_emulation.py).
+// files compile with g++ (C++20) and run on the CPU (minigrad/backend/cuda_runners.py).
 //
 //   __global__/__device__/...   -> nothing
-//   threadIdx/blockIdx/...      -> thread_local variables set by the launcher
+//   threadIdx/blockIdx/...      -> variables the launcher sets before it resumes a thread
 //   __shared__                  -> `static`: one storage per kernel instantiation, shared by the
 //                                  threads of the block; blocks of a launch run one after the
 //                                  other and launches are serialised, so no two blocks share it
-//   __syncthreads()             -> std::barrier across the block's blockDim real threads
+//   CUDA threads                -> fibers (ucontext): each thread of a block has its own stack
+//                                  and runs on the launching OS thread until it reaches
+//                                  __syncthreads() or returns; then the next one runs
+//   __syncthreads()             -> switch back to the block's scheduler, which resumes every
+//                                  thread once all of them have arrived
 //   atomicAdd/atomicMax/...     -> std::atomic_ref
+// Fibers instead of one OS thread per CUDA thread: a launch of 256-thread blocks used to start
+// 256 threads and spin them on a std::barrier, which on a 2-core machine made the emulated
+// suite the largest part of CI. Fibers cost a context switch per thread and barrier.
+//
+// Races: between two barriers the threads run one after the other, in ascending threadIdx
+// order in one phase and descending in the next (alternating across blocks too). A thread that
+// reads shared memory another thread writes in the same phase (a missing __syncthreads) then
+// reads stale data in one of the two orders, so the error shows as a wrong result. A
+// __syncthreads() that only some threads of the block reach (undefined on a GPU) is reported.
 // Anything else a kernel uses fails to compile here: warp intrinsics (__shfl_*), __ldg, etc.
 // need an emulation of their own before a kernel may use them.
 #pragma once
 #include <atomic>
-#include <barrier>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,10 +32,13 @@
 #include <exception>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #define __global__
 #define __device__
@@ -47,10 +62,12 @@ inline thread_local dim3 blockDim;
 inline thread_local dim3 gridDim;
 
 namespace mg_emu {
-inline thread_local std::barrier<>* block_barrier = nullptr;
+inline thread_local ucontext_t scheduler_context;     // the block's scheduler
+inline thread_local ucontext_t* running = nullptr;    // the context of the thread running now
 }
 
-inline void __syncthreads() { mg_emu::block_barrier->arrive_and_wait(); }
+// Back to the scheduler; it resumes this thread when every thread of the block has arrived.
+inline void __syncthreads() { swapcontext(mg_emu::running, &mg_emu::scheduler_context); }
 
 template <typename T> inline T atomicAdd(T* address, T value) {
     return std::atomic_ref<T>(*address).fetch_add(value);
@@ -100,50 +117,127 @@ void invoke(void (*kernel)(P...), void** args, std::index_sequence<I...>) {
 }
 
 inline std::mutex launch_mutex;  // __shared__ is static: one launch at a time
+inline thread_local std::string launch_error;  // why the last launch failed, or empty
 
-// Run the grid block by block; the block's threads are real std::threads, created once per
-// launch and reused for every block, with one barrier (which is also __syncthreads).
-template <typename... P>
-void launch(void (*kernel)(P...), const unsigned int* dims, void** args) {
+// The stacks of a block's threads, with a guard page below each, so that an overflowing
+// thread faults instead of overwriting its neighbour. Kept between launches.
+class Stacks {
+  public:
+    static constexpr std::size_t kStack = 256 * 1024;
+    ~Stacks() { release(); }
+    char* base(unsigned int t) { return memory_ + t * (kStack + page_) + page_; }
+    bool reserve(unsigned int n) {
+        if (n <= count_) return true;
+        release();
+        page_ = (std::size_t)sysconf(_SC_PAGESIZE);
+        const std::size_t bytes = n * (kStack + page_);
+        void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return false;
+        memory_ = static_cast<char*>(p);
+        count_ = n;
+        for (unsigned int t = 0; t < n; ++t) mprotect(base(t) - page_, page_, PROT_NONE);
+        return true;
+    }
+  private:
+    void release() {
+        if (memory_) munmap(memory_, count_ * (kStack + page_));
+        memory_ = nullptr;
+        count_ = 0;
+    }
+    char* memory_ = nullptr;
+    unsigned int count_ = 0;
+    std::size_t page_ = 4096;
+};
+inline Stacks stacks;
+
+struct Fiber {
+    ucontext_t context;
+    bool finished;
+};
+inline thread_local void (*block_body)(void**) = nullptr;  // the kernel of this launch
+inline thread_local void** block_args = nullptr;
+inline thread_local Fiber* running_fiber = nullptr;
+
+inline void fiber_main() {
+    block_body(block_args);
+    running_fiber->finished = true;  // returning resumes uc_link, the scheduler
+}
+
+template <typename... P> void call(void (*kernel)(P...), void** args) {
+    invoke(kernel, args, std::index_sequence_for<P...>{});
+}
+template <auto Kernel> void kernel_body(void** args) { call(Kernel, args); }
+
+// Run the grid block by block and each block phase by phase (a phase ends at a barrier).
+// Returns 0, or -1 with launch_error set.
+template <auto Kernel>
+int launch(const unsigned int* dims, void** args) {
     std::lock_guard<std::mutex> guard(launch_mutex);
+    launch_error.clear();
     const dim3 grid(dims[0], dims[1], dims[2]), block(dims[3], dims[4], dims[5]);
     const unsigned int nthreads = block.x * block.y * block.z;
-    std::barrier<> barrier(nthreads);
-    std::vector<std::thread> pool;
-    pool.reserve(nthreads);
-    for (unsigned int t = 0; t < nthreads; ++t) {
-        pool.emplace_back([&, t] {
-            threadIdx = uint3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-            blockDim = block;
-            gridDim = grid;
-            block_barrier = &barrier;
-            for (unsigned int z = 0; z < grid.z; ++z)
-                for (unsigned int y = 0; y < grid.y; ++y)
-                    for (unsigned int x = 0; x < grid.x; ++x) {
-                        blockIdx = uint3{x, y, z};
-                        invoke(kernel, args, std::index_sequence_for<P...>{});
-                        barrier.arrive_and_wait();  // the block ends: shared storage is reused
-                    }
-        });
+    if (!stacks.reserve(nthreads)) {
+        launch_error = "could not allocate the stacks of " + std::to_string(nthreads) + " threads";
+        return -1;
     }
-    for (auto& thread : pool) thread.join();
+    std::vector<Fiber> fibers(nthreads);
+    blockDim = block;
+    gridDim = grid;
+    block_body = &kernel_body<Kernel>;
+    block_args = args;
+    unsigned long long block_number = 0;
+    for (unsigned int z = 0; z < grid.z; ++z)
+        for (unsigned int y = 0; y < grid.y; ++y)
+            for (unsigned int x = 0; x < grid.x; ++x, ++block_number) {
+                blockIdx = uint3{x, y, z};
+                for (unsigned int t = 0; t < nthreads; ++t) {
+                    Fiber& f = fibers[t];
+                    getcontext(&f.context);
+                    f.context.uc_stack.ss_sp = stacks.base(t);
+                    f.context.uc_stack.ss_size = Stacks::kStack;
+                    f.context.uc_link = &scheduler_context;
+                    makecontext(&f.context, fiber_main, 0);
+                    f.finished = false;
+                }
+                for (unsigned long long phase = 0;; ++phase) {
+                    const bool descending = (block_number + phase) % 2 == 1;
+                    unsigned int finished = 0;
+                    for (unsigned int i = 0; i < nthreads; ++i) {
+                        const unsigned int t = descending ? nthreads - 1 - i : i;
+                        threadIdx = uint3{t % block.x, (t / block.x) % block.y,
+                                          t / (block.x * block.y)};
+                        running_fiber = &fibers[t];
+                        running = &fibers[t].context;
+                        swapcontext(&scheduler_context, running);
+                        finished += fibers[t].finished;
+                    }
+                    if (finished == nthreads) break;
+                    if (finished != 0) {
+                        launch_error = "__syncthreads() reached by " +
+                                       std::to_string(nthreads - finished) + " of the " +
+                                       std::to_string(nthreads) +
+                                       " threads of block (" + std::to_string(x) + ", " +
+                                       std::to_string(y) + ", " + std::to_string(z) +
+                                       "): the others had returned (undefined on a GPU)";
+                        return -1;
+                    }
+                }
+            }
+    return 0;
 }
 
 struct Entry {
     const char* name;
-    void (*launch)(const unsigned int* dims, void** args);
+    int (*launch)(const unsigned int* dims, void** args);
     std::string (*signature)();
 };
 
-template <auto Kernel> void launch_thunk(const unsigned int* dims, void** args) {
-    launch(Kernel, dims, args);
-}
 template <auto Kernel> std::string signature_thunk() { return signature(Kernel); }
 
 }  // namespace mg_emu
 
 #define MG_EMU_ENTRY(NAME, ...) \
-    mg_emu::Entry{NAME, &mg_emu::launch_thunk<&__VA_ARGS__>, &mg_emu::signature_thunk<&__VA_ARGS__>}
+    mg_emu::Entry{NAME, &mg_emu::launch<&__VA_ARGS__>, &mg_emu::signature_thunk<&__VA_ARGS__>}
 
 // The generated registry (minigrad/backend/cuda_emulation.py) defines `mg_emu_entries` with
 // MG_EMU_ENTRY and then includes this C interface.
@@ -158,6 +252,7 @@ template <auto Kernel> std::string signature_thunk() { return signature(Kernel);
         std::memcpy(out, s.c_str(), s.size() + 1);                                            \
         return (int)s.size();                                                                 \
     }                                                                                         \
-    extern "C" void mg_emu_launch(int i, const unsigned int* dims, void** args) {             \
-        mg_emu_entries[i].launch(dims, args);                                                 \
-    }
+    extern "C" int mg_emu_launch(int i, const unsigned int* dims, void** args) {              \
+        return mg_emu_entries[i].launch(dims, args);                                          \
+    }                                                                                         \
+    extern "C" const char* mg_emu_error() { return mg_emu::launch_error.c_str(); }

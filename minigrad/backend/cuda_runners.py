@@ -168,6 +168,8 @@ class EmulatedRunner:
                 lib.mg_emu_name.restype = ctypes.c_char_p
                 lib.mg_emu_launch.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_uint),
                                               ctypes.POINTER(ctypes.c_void_p)]
+                lib.mg_emu_launch.restype = ctypes.c_int
+                lib.mg_emu_error.restype = ctypes.c_char_p
                 buf = ctypes.create_string_buffer(4096)
                 for i in range(lib.mg_emu_count()):
                     if lib.mg_emu_signature(i, buf, len(buf)) < 0:
@@ -200,7 +202,8 @@ class EmulatedRunner:
         for pos, (arg, code) in enumerate(zip(args, codes)):
             values.append(self._value(name, pos, arg, code, pos in fills, guarded))
         pointers = (ctypes.c_void_p * len(values))(*[ctypes.addressof(v) for v in values])
-        lib.mg_emu_launch(index, (ctypes.c_uint * 6)(*dims), pointers)
+        if lib.mg_emu_launch(index, (ctypes.c_uint * 6)(*dims), pointers) != 0:
+            raise RuntimeError(f"{name}: {lib.mg_emu_error().decode()}")
         self._check_and_copy_back(name, guarded)
 
     def _value(self, name, pos, arg, code, fill, guarded):

@@ -109,3 +109,116 @@ def test_library_is_cached_by_source_hash(tmp_path, monkeypatch):
     assert first.parent == tmp_path / "cuda-emulation" and first.exists()
     mtime = first.stat().st_mtime_ns
     assert cuda_runners.build_library() == first and first.stat().st_mtime_ns == mtime
+
+
+# The scheduler of emulation.h itself, on small kernels of its own: the block's threads are
+# fibers that run one after the other between barriers, in an order that alternates.
+SCHEDULER_KERNELS = r"""
+#include "emulation.h"
+#include "common.cuh"
+
+// Each block reverses its 64 elements through shared memory.
+template <bool SYNC>
+__global__ void reverse64(const float* in, float* out) {
+    __shared__ float tile[64];
+    const i64 base = (i64)blockIdx.x * 64;
+    tile[threadIdx.x] = in[base + threadIdx.x];
+    if (SYNC) __syncthreads();
+    out[base + threadIdx.x] = tile[63 - threadIdx.x];
+}
+
+// Only the first 16 threads reach the barrier.
+__global__ void divergent_barrier(float* out) {
+    if (threadIdx.x < 16) __syncthreads();
+    out[threadIdx.x] = 1.0f;
+}
+
+// A 3-D block: every thread writes its own flat index, after two barriers.
+__global__ void thread_ids(long long* out) {
+    __syncthreads();
+    const i64 t = threadIdx.x + (i64)blockDim.x * (threadIdx.y + (i64)blockDim.y * threadIdx.z);
+    __syncthreads();
+    out[(i64)blockIdx.x * blockDim.x * blockDim.y * blockDim.z + t] = t;
+}
+
+static const mg_emu::Entry mg_emu_entries[] = {
+    MG_EMU_ENTRY("reverse64<true>", reverse64<true>),
+    MG_EMU_ENTRY("reverse64<false>", reverse64<false>),
+    MG_EMU_ENTRY("divergent_barrier", divergent_barrier),
+    MG_EMU_ENTRY("thread_ids", thread_ids),
+};
+MG_EMU_DEFINE_C_API
+"""
+
+
+@pytest.fixture(scope="module")
+def scheduler_lib(tmp_path_factory):
+    import ctypes
+    import subprocess
+
+    tmp = tmp_path_factory.mktemp("scheduler")
+    (tmp / "kernels.cpp").write_text(SCHEDULER_KERNELS)
+    out = tmp / "kernels.so"
+    subprocess.run([cuda_runners.CXX, *cuda_runners.CXXFLAGS, "-I", str(cuda_sources.KERNEL_DIR),
+                    str(tmp / "kernels.cpp"), "-o", str(out)], check=True)
+    lib = ctypes.CDLL(str(out))
+    lib.mg_emu_error.restype = lib.mg_emu_name.restype = ctypes.c_char_p
+    lib.mg_emu_launch.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_uint),
+                                  ctypes.POINTER(ctypes.c_void_p)]
+    names = [lib.mg_emu_name(i).decode() for i in range(lib.mg_emu_count())]
+
+    def launch(name, grid, block, *arrays):
+        dims = (ctypes.c_uint * 6)(*grid, *block)
+        values = [ctypes.c_void_p(a.ctypes.data) for a in arrays]
+        args = (ctypes.c_void_p * len(values))(*[ctypes.addressof(v) for v in values])
+        status = lib.mg_emu_launch(names.index(name), dims, args)
+        return lib.mg_emu_error().decode() if status else None
+
+    return launch
+
+
+def test_a_barrier_orders_shared_memory(scheduler_lib):
+    x = np.arange(128, dtype=np.float32)
+    out = np.zeros(128, np.float32)
+    assert scheduler_lib("reverse64<true>", (2, 1, 1), (64, 1, 1), x, out) is None
+    np.testing.assert_array_equal(out, np.concatenate([x[:64][::-1], x[64:][::-1]]))
+
+
+def test_a_missing_barrier_gives_a_wrong_result(scheduler_lib):
+    """Without the __syncthreads, a thread reads a tile entry another thread has not written
+    yet in at least one of the two blocks (they run their threads in opposite orders)."""
+    x = np.arange(128, dtype=np.float32) + 1000
+    out = np.zeros(128, np.float32)
+    assert scheduler_lib("reverse64<false>", (2, 1, 1), (64, 1, 1), x, out) is None
+    expected = np.concatenate([x[:64][::-1], x[64:][::-1]])
+    assert not np.array_equal(out, expected)
+
+
+def test_a_barrier_only_some_threads_reach_is_reported(scheduler_lib):
+    out = np.zeros(64, np.float32)
+    error = scheduler_lib("divergent_barrier", (1, 1, 1), (64, 1, 1), out)
+    assert error is not None and "__syncthreads() reached by 16 of the 64 threads" in error
+
+
+def test_every_thread_of_a_3d_block_runs_once_per_block(scheduler_lib):
+    out = np.full(3 * 4 * 3 * 2, -1, np.int64)
+    assert scheduler_lib("thread_ids", (3, 1, 1), (4, 3, 2), out) is None
+    np.testing.assert_array_equal(out, np.tile(np.arange(24), 3))
+
+
+def test_a_failed_launch_raises_through_the_runner(runner, monkeypatch):
+    """The runner turns the library's error status into a RuntimeError naming the kernel."""
+    class FailingLib:
+        def __getattr__(self, name):
+            return getattr(runner._library(), name)
+
+        def mg_emu_launch(self, *args):
+            return -1
+
+        def mg_emu_error(self):
+            return b"planted failure"
+
+    monkeypatch.setattr(runner, "_library", lambda: FailingLib())
+    a = np.zeros(4, np.float32)
+    with pytest.raises(RuntimeError, match=r"mg_swap01<float>: planted failure"):
+        runner.launch("conv", "mg_swap01<float>", (1,), (32,), swap01_args(a, a, 1, 1, 4))
