@@ -263,15 +263,18 @@ def _user_stack(limit=8):
 
 
 class VersionCounter:
-    """Shared by a tensor and its views; bumped by every in-place write."""
+    """Shared by a tensor and its views; bumped by every in-place write.
 
-    __slots__ = ("value",)
+    One is made for every tensor, so it has no __init__: `value` reads the class default 0
+    until the first write gives the instance its own (creating it costs a third as much).
+    """
 
-    def __init__(self):
-        self.value = 0
+    value = 0
 
 
 # ---------------------------------------------------------------------------- ctx and nodes
+
+_new_object = object.__new__
 
 _FREED_MESSAGE = (
     "{op}: trying to backward through the graph a second time (or to access saved tensors "
@@ -445,10 +448,11 @@ class Node:
         self.device = device  # where the outputs (and so their gradients) live
         self.retained = None  # output_nr -> weakref of a tensor that called retain_grad()
         self.hooks = None  # output_nr -> HookDict of that output's Tensor.register_hook hooks
+        state = _state  # (one global lookup for both thread-local reads)
         # Under detect_anomaly: the user's stack at the forward call (else None, no cost).
-        self.trace = _user_stack() if _state.anomaly_enabled else None
+        self.trace = _user_stack() if state.anomaly_enabled else None
         # Made while a create_graph=True backward ran: part of the gradient's graph.
-        self.in_backward = _state.in_backward
+        self.in_backward = state.in_backward
 
     @property
     def name(self):
@@ -516,9 +520,11 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 d = a._device
-                if device is None:
+                if d is device:  # (the usual case, checked first)
+                    pass
+                elif device is None:
                     device = d
-                elif d is not device and d != device:
+                elif d != device:
                     raise RuntimeError(
                         f"{cls.__name__}: expected all tensors on the same device, got {device} "
                         f"and {d}"
@@ -541,7 +547,10 @@ class Function:
                 outputs = result
                 out_tensors = tuple([Tensor._make(o, out_device) for o in outputs])
             else:
-                out_tensors = (Tensor._make(result, out_device),)
+                # Tensor._make inlined: this runs once per op.
+                out = _new_object(Tensor)
+                out._data, out._device, out._version_counter = result, out_device, VersionCounter()
+                out_tensors = (out,)
         else:
             with no_grad():
                 result = cls.forward(ctx, *args, **kwargs)
@@ -634,6 +643,8 @@ def preserve_saved_input(node, tensor):
 def _record(fn, ctx, args, outputs, returned=None):
     """Make the node of one op application. `returned`: for a user Function, the Tensors its
     forward returned (`outputs` are new objects sharing their arrays)."""
+    # (Plain loops, not comprehensions or helper calls: this runs once per op, and each
+    # extra Python call here is a measurable share of a small op's cost.)
     edges = []
     for a, needed in zip(args, ctx.needs_input_grad):
         if needed:  # a Tensor that requires grad
@@ -641,25 +652,35 @@ def _record(fn, ctx, args, outputs, returned=None):
             edges.append((grad_fn, a._output_nr) if grad_fn is not None else (a, None))
         else:
             edges.append(None)
+    edges = tuple(edges)
     if len(outputs) == 1:
         out = outputs[0]
         data = out._data
-        node = Node(fn, ctx, tuple(edges), ((data.shape, data.dtype),), out._device)
+        node = Node(fn, ctx, edges, ((data.shape, data.dtype),), out._device)
         if data.dtype.kind == "f":
             out._requires_grad = True
             out._grad_fn = node  # (output_nr 0)
     else:
         out_meta = tuple([(o._data.shape, o._data.dtype) for o in outputs])
-        node = Node(fn, ctx, tuple(edges), out_meta, outputs[0]._device)
+        node = Node(fn, ctx, edges, out_meta, outputs[0]._device)
         for i, out in enumerate(outputs):
             if out._data.dtype.kind == "f":
                 out._requires_grad = True
                 out._grad_fn, out._output_nr = node, i
     ctx._node_ref = weakref.ref(node)
     if ctx._input_idx:
-        ctx._saved_inputs = tuple([
-            _SavedTensor(args[i]) if isinstance(args[i], _Tensor) else None for i in ctx._input_idx
-        ])
+        saved = []
+        for i in ctx._input_idx:
+            a = args[i]
+            if isinstance(a, _Tensor):
+                # _SavedTensor(a), without the call: an input keeps the tensor and its version.
+                s = _new_object(_SavedTensor)
+                s.tensor, s.counter = a, a._version_counter
+                s.version = s.counter.value
+                saved.append(s)
+            else:
+                saved.append(None)
+        ctx._saved_inputs = tuple(saved)
     if ctx._output_idx:
         ctx._saved_outputs = tuple([_SavedTensor(outputs[i], True) for i in ctx._output_idx])
     if ctx._to_save is not None:
@@ -829,12 +850,17 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     # written to `.grad` (or captured) once the walk is done.
     leaf_grads = {}
 
-    def add_grad(edge, grad, from_hooks=False):
+    def add_grad(edge, grad):
         target, output_nr = edge
         if output_nr is None:  # a leaf
             entry = leaf_grads.get(id(target))
             if entry is None:
                 leaf_grads[id(target)] = [target, grad, False]
+            elif entry[2] and on_arrays:
+                # A sum the engine made earlier (fresh): nothing else holds it, and `grad` was
+                # checked to have the leaf's shape and dtype, so add in place (no new array).
+                # (A 0-d sum may be a numpy scalar, for which += simply rebinds.)
+                entry[1] += grad
             else:
                 entry[1] = entry[1] + grad
                 entry[2] = True
@@ -902,10 +928,13 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 ctx._release()
 
             # 4. Pass each input's gradient on, checked; release the producers.
-            for index, edge in enumerate(node.edges):
+            index = -1
+            for edge in node.edges:
+                index += 1
                 if edge is None:
                     continue
                 grad = input_grads[index]
+                target, output_nr = edge
                 if grad is not None:
                     if not on_arrays:
                         grad = _check_grad(node, index, grad, edge)
@@ -917,16 +946,28 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                                 raise TypeError(f"{node.name} returned a {type(grad).__name__} "
                                                 f"for input {index}; expected a Tensor or None")
                             grad = grad._data
-                        grad = _check_grad_array(node, index, grad, edge)
+                        # _check_grad_array's common case (right shape and dtype) inline: this
+                        # runs once per gradient term, so a call here is a measurable cost.
+                        if output_nr is None:
+                            data = target._data
+                            shape, dtype = data.shape, data.dtype
+                        else:
+                            shape, dtype = target.out_meta[output_nr]
+                        if grad.dtype is not dtype or grad.shape != shape:
+                            grad = _check_grad_array(node, index, grad, edge)
                         if anomaly:
                             _check_finite(node, grad, _device_of_edge(edge).xp, index)
-                    add_grad(edge, grad)
-                if edge[1] is not None:
-                    parent = edge[0]
-                    count = dependencies[id(parent)] - 1
-                    dependencies[id(parent)] = count
+                    if output_nr is None or id(target) in pending:
+                        add_grad(edge, grad)
+                    else:  # a node's first gradient (the usual case): just store it
+                        slot = pending[id(target)] = [None] * len(target.out_meta)
+                        slot[output_nr] = grad
+                if output_nr is not None:
+                    key = id(target)
+                    count = dependencies[key] - 1
+                    dependencies[key] = count
                     if count == 0:
-                        ready.append(parent)
+                        ready.append(target)
 
         # 5. Leaves: their hooks see the summed gradient once (as PyTorch's AccumulateGrad),
         # then it is accumulated into `.grad`, or captured for mg.grad.
