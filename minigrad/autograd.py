@@ -425,8 +425,16 @@ class Context:
         return self._unpack_arrays(self._saved_outputs)
 
     def _release(self):
-        self._saved_inputs = self._saved_outputs = self._saved_tensors = None
-        self.kept = None
+        # Only what this op set is reset (the class defaults are None already): a write is
+        # dearer than a read, and this runs for every node of every backward.
+        if self._saved_inputs is not None:
+            self._saved_inputs = None
+        if self._saved_outputs is not None:
+            self._saved_outputs = None
+        if self._saved_tensors is not None:
+            self._saved_tensors = None
+        if self.kept is not None:
+            self.kept = None
         self._freed = True
 
 
@@ -437,8 +445,12 @@ class Node:
     made by another op, `(leaf_tensor, None)` for a leaf that requires grad, or None.
     """
 
-    __slots__ = ("fn", "ctx", "edges", "out_meta", "device", "retained", "hooks", "trace",
-                 "in_backward", "__weakref__")
+    # Defaults live on the class (a Node is made for every recorded op, so __init__ sets only
+    # what differs per node; hence no __slots__).
+    retained = None  # output_nr -> weakref of a tensor that called retain_grad()
+    hooks = None  # output_nr -> HookDict of that output's Tensor.register_hook hooks
+    trace = None  # under detect_anomaly: the user's stack at the forward call
+    in_backward = False  # made while a create_graph=True backward ran: part of a gradient's graph
 
     def __init__(self, fn, ctx, edges, out_meta, device):
         self.fn = fn
@@ -446,13 +458,11 @@ class Node:
         self.edges = edges
         self.out_meta = out_meta  # (shape, dtype) per output, to make zero grads
         self.device = device  # where the outputs (and so their gradients) live
-        self.retained = None  # output_nr -> weakref of a tensor that called retain_grad()
-        self.hooks = None  # output_nr -> HookDict of that output's Tensor.register_hook hooks
-        state = _state  # (one global lookup for both thread-local reads)
-        # Under detect_anomaly: the user's stack at the forward call (else None, no cost).
-        self.trace = _user_stack() if state.anomaly_enabled else None
-        # Made while a create_graph=True backward ran: part of the gradient's graph.
-        self.in_backward = state.in_backward
+        state = _state
+        if state.anomaly_enabled:
+            self.trace = _user_stack()
+        if state.in_backward:
+            self.in_backward = True
 
     @property
     def name(self):
@@ -468,6 +478,30 @@ class Node:
 
 
 # ---------------------------------------------------------------------------- Function
+
+
+def _scan_args(op_name, args):
+    """One pass over an op's arguments: (the common device, which inputs need a gradient,
+    the raw arrays an Op's forward works on). Non-Tensor arguments pass through as they are."""
+    Tensor = _Tensor
+    device = None
+    needs = []
+    raw = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a._device
+            if device is None:
+                device = d
+            elif d is not device and d != device:
+                raise RuntimeError(
+                    f"{op_name}: expected all tensors on the same device, got {device} and {d}"
+                )
+            needs.append(a._requires_grad)
+            raw.append(a._data)
+        else:
+            needs.append(False)
+            raw.append(a)
+    return (device if device is not None else CPU), tuple(needs), raw
 
 
 class Function:
@@ -511,34 +545,27 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         Tensor = _Tensor
-
-        # One pass over the arguments: the common device, which inputs need a gradient, and
-        # (for Ops) the raw arrays forward works on.
         device = None
-        needs = []
-        raw = []
-        for a in args:
+        # The most common calls, a unary or binary op on Tensors of one device, without the
+        # generic loop and its lists.
+        n = len(args)
+        if n == 2:
+            a, b = args
+            if isinstance(a, Tensor) and isinstance(b, Tensor) and a._device is b._device:
+                device = a._device
+                needs_input_grad = (a._requires_grad, b._requires_grad)
+                raw = (a._data, b._data)
+        elif n == 1:
+            a = args[0]
             if isinstance(a, Tensor):
-                d = a._device
-                if d is device:  # (the usual case, checked first)
-                    pass
-                elif device is None:
-                    device = d
-                elif d != device:
-                    raise RuntimeError(
-                        f"{cls.__name__}: expected all tensors on the same device, got {device} "
-                        f"and {d}"
-                    )
-                needs.append(a._requires_grad)
-                raw.append(a._data)
-            else:
-                needs.append(False)
-                raw.append(a)
+                device = a._device
+                needs_input_grad = (a._requires_grad,)
+                raw = (a._data,)
         if device is None:
-            device = CPU
-        needs_input_grad = tuple(needs)
+            device, needs_input_grad, raw = _scan_args(cls.__name__, args)
         record = True in needs_input_grad and _state.grad_enabled
-        ctx = Context(device, needs_input_grad)
+        ctx = _new_object(Context)  # Context(device, needs_input_grad) without the call
+        ctx.device, ctx.needs_input_grad = device, needs_input_grad
 
         if cls._forward_on_arrays:
             result = cls.forward(ctx, *raw, **kwargs)
@@ -957,7 +984,17 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                             grad = _check_grad_array(node, index, grad, edge)
                         if anomaly:
                             _check_finite(node, grad, _device_of_edge(edge).xp, index)
-                    if output_nr is None or id(target) in pending:
+                    # add_grad(edge, grad), inline (it runs once per gradient term).
+                    if output_nr is None:  # a leaf
+                        entry = leaf_grads.get(id(target))
+                        if entry is None:
+                            leaf_grads[id(target)] = [target, grad, False]
+                        elif entry[2] and on_arrays:
+                            entry[1] += grad  # (in place into the engine's own sum: see add_grad)
+                        else:
+                            entry[1] = entry[1] + grad
+                            entry[2] = True
+                    elif id(target) in pending:
                         add_grad(edge, grad)
                     else:  # a node's first gradient (the usual case): just store it
                         slot = pending[id(target)] = [None] * len(target.out_meta)

@@ -14,4 +14,13 @@ from .indexing import getitem, index_put  # noqa: F401  (Tensor.__getitem__ / __
 
 globals().update(_catalogue.exports("ops"))
 _catalogue.install_methods(Tensor)
+
+# Tensor's arithmetic operators forward to these functions through `_ops()` (tensor.py cannot
+# import this package at its own import time). The commonest ones are replaced by the
+# functions themselves: same behaviour, one Python call less per `a * b` (a measurable share
+# of a small op's cost).
+Tensor.__add__ = elementwise.add
+Tensor.__sub__ = elementwise.sub
+Tensor.__mul__ = elementwise.mul
+Tensor.__truediv__ = elementwise.div
 del Tensor

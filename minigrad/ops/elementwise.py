@@ -64,7 +64,10 @@ class Mul(Op):
     def forward(ctx, a, b):
         # Save only what the wanted gradients need: `h *= 2` must not save h itself.
         need_a, need_b = ctx.needs_input_grad
-        ctx.save_inputs(*([0] if need_b else []), *([1] if need_a else []))
+        if need_a and need_b:
+            ctx.save_inputs(0, 1)
+        elif need_a or need_b:
+            ctx.save_inputs(1 if need_a else 0)
         ctx.shapes = (a.shape, b.shape)
         return a * b
 
