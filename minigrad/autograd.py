@@ -827,26 +827,24 @@ def _check_finite(node, data, xp, index):
 def _count_dependencies(root_nodes):
     """{id(node): number of its consumers} over the graph reachable from root_nodes."""
     dependencies = {}
-    seen = set()
-    stack = []
-    for node in root_nodes:
-        if id(node) not in seen:
-            seen.add(id(node))
-            stack.append(node)
+    root_ids = {id(node) for node in root_nodes}
+    stack = list({id(node): node for node in root_nodes}.values())
     while stack:
         node = stack.pop()
         for edge in node.edges:
-            if edge is None or edge[1] is None:
+            if edge is None:
                 continue
-            parent = edge[0]
+            parent, output_nr = edge
+            if output_nr is None:  # a leaf: nothing to wait for
+                continue
             key = id(parent)
-            if key in dependencies:
-                dependencies[key] += 1
-            else:
+            count = dependencies.get(key)
+            if count is None:  # first seen (so `dependencies` doubles as the visited set)
                 dependencies[key] = 1
-            if key not in seen:
-                seen.add(key)
-                stack.append(parent)
+                if key not in root_ids:  # (the roots are on the stack already)
+                    stack.append(parent)
+            else:
+                dependencies[key] = count + 1
     return dependencies
 
 
