@@ -32,6 +32,8 @@ class Add(Op):
     def backward_arrays(ctx, gy):
         sa, sb = ctx.shapes
         need_a, need_b = ctx.needs_input_grad
+        if sa == sb:  # no broadcasting (the common case): nothing to sum, skip the calls
+            return (gy if need_a else None, gy if need_b else None)
         return (sum_to_array(gy, sa) if need_a else None, sum_to_array(gy, sb) if need_b else None)
 
 
@@ -53,6 +55,8 @@ class Sub(Op):
     def backward_arrays(ctx, gy):
         sa, sb = ctx.shapes
         need_a, need_b = ctx.needs_input_grad
+        if sa == sb:  # no broadcasting: nothing to sum
+            return (gy if need_a else None, -gy if need_b else None)
         return (sum_to_array(gy, sa) if need_a else None,
                 sum_to_array(-gy, sb) if need_b else None)
 
@@ -87,6 +91,8 @@ class Mul(Op):
         a = saved[0] if need_b else None
         b = saved[-1] if need_a else None
         sa, sb = ctx.shapes
+        if sa == sb:  # no broadcasting: nothing to sum
+            return (gy * b if need_a else None, gy * a if need_b else None)
         return (sum_to_array(gy * b, sa) if need_a else None,
                 sum_to_array(gy * a, sb) if need_b else None)
 
