@@ -960,6 +960,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     continue
                 grad = input_grads[index]
                 target, output_nr = edge
+                key = id(target)
                 if grad is not None:
                     if not on_arrays:
                         grad = _check_grad(node, index, grad, edge)
@@ -984,21 +985,22 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                             _check_finite(node, grad, _device_of_edge(edge).xp, index)
                     # add_grad(edge, grad), inline (it runs once per gradient term).
                     if output_nr is None:  # a leaf
-                        entry = leaf_grads.get(id(target))
+                        entry = leaf_grads.get(key)
                         if entry is None:
-                            leaf_grads[id(target)] = [target, grad, False]
+                            leaf_grads[key] = [target, grad, False]
                         elif entry[2] and on_arrays:
                             entry[1] += grad  # (in place into the engine's own sum: see add_grad)
                         else:
                             entry[1] = entry[1] + grad
                             entry[2] = True
-                    elif id(target) in pending:
+                    elif key in pending:
                         add_grad(edge, grad)
-                    else:  # a node's first gradient (the usual case): just store it
-                        slot = pending[id(target)] = [None] * len(target.out_meta)
+                    elif len(target.out_meta) == 1:  # a node's first gradient (the usual case)
+                        pending[key] = [grad]
+                    else:
+                        slot = pending[key] = [None] * len(target.out_meta)
                         slot[output_nr] = grad
                 if output_nr is not None:
-                    key = id(target)
                     count = dependencies[key] - 1
                     dependencies[key] = count
                     if count == 0:
