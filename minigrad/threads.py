@@ -3,7 +3,9 @@
 As in PyTorch, the setting is process-wide and applies to every compiled CPU kernel (GEMM,
 convolution, im2col/col2im, pooling): each parallel loop asks OpenMP for at most n threads
 (small problems still run on one, see kernels/cpu/threads.h). Before any call, the kernels
-follow OpenMP's default: OMP_NUM_THREADS, else one thread per core.
+follow OpenMP's default: OMP_NUM_THREADS, else one thread per core; in the second case (no
+setting at all) a kernel also leaves out the cores that other processes are keeping busy,
+since a parallel loop is as slow as its slowest thread (adapts_to_load).
 
 Each compiled module of minigrad.kernels.cpu (gemm, conv, pool, elementwise, hello, ...) keeps
 its own copy of the setting, so this module sets it in all of them: every compiled module of
@@ -14,6 +16,7 @@ that package that has set_num_threads (the ones that include kernels/cpu/threads
 
 import importlib
 import numbers
+import os
 import pkgutil
 
 # Upper bound accepted by set_num_threads: the C setting is an int. The kernels never start more
@@ -71,6 +74,15 @@ def get_num_threads() -> int:
         return _setting
     threaded = [m for m in _modules() if m.has_openmp()]
     return int(threaded[0].get_num_threads()) if threaded else 1
+
+
+def adapts_to_load() -> bool:
+    """Whether the kernels' thread count follows the machine's load: with OpenMP's default
+    (no set_num_threads, no OMP_NUM_THREADS) a kernel asks only for the cores that other
+    processes leave free, measured over the last tenth of a second (kernels/cpu/threads.h).
+    An explicit setting is used as it is."""
+    return (_setting is None and "OMP_NUM_THREADS" not in os.environ
+            and any(m.has_openmp() for m in _modules()))
 
 
 def _restore(setting) -> None:

@@ -36,8 +36,9 @@ Output: one tqdm progress bar per epoch on stderr (running loss, images/s), foll
 device print `minigrad train: error: ...` on stderr and return exit code 2.
 
 `--threads N` runs every CPU kernel on at most N threads (`mg.set_num_threads`; default
-OMP_NUM_THREADS, else one per core). When the machine is busy (fewer idle cores than
-threads), a warning suggests `--threads 1`: a parallel kernel is as slow as its slowest thread.
+OMP_NUM_THREADS, else one per core, less the cores other processes keep busy). With a thread
+count set (--threads or OMP_NUM_THREADS) and the machine busy (fewer idle cores than threads),
+a warning suggests `--threads 1`: a parallel kernel is as slow as its slowest thread.
 
 `--save PATH` writes, with `mg.save`, after every epoch (atomically: a run killed mid-save
 leaves the previous epoch's checkpoint),
@@ -62,6 +63,7 @@ import time
 import numpy as np
 
 import minigrad as mg
+from minigrad import threads
 from minigrad.backend.device import as_device
 from minigrad.cli import output_path_problem
 
@@ -318,7 +320,7 @@ def train(options: dict, out=None, err=None) -> dict:
           f"device {device}{_threads_note(device)}, seed {options['seed']}", file=err, flush=True)
     if options["resume"]:
         print(f"resuming from {options['resume']} after epoch {done}", file=err, flush=True)
-    if device.type == "cpu":
+    if device.type == "cpu" and not threads.adapts_to_load():  # else the kernels give way
         warning = busy_machine_warning(mg.get_num_threads())
         if warning:
             print(f"minigrad train: warning: {warning}", file=err, flush=True)

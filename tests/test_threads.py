@@ -130,6 +130,65 @@ def test_kernels_run_with_the_team_that_was_set():
     assert _team_sizes([0], OMP_NUM_THREADS="2")[0] == {"gemm": 2, "conv": 2, "pool": 2}
 
 
+@pytest.mark.parametrize("n, ncpu, others, expected", [
+    (2, 2, 0.0, 2), (2, 2, 0.4, 2), (2, 2, 0.6, 1), (2, 2, 1.0, 1), (2, 2, 7.5, 1),
+    (8, 8, 3.0, 5), (4, 8, 0.0, 4), (16, 8, 0.0, 8), (1, 2, 0.0, 1), (3, 4, -0.2, 3),
+])
+def test_busy_rule_leaves_the_cores_others_use(n, ncpu, others, expected):
+    for module in _compiled_modules():
+        assert module.busy_threads(n, ncpu, others) == expected, module.__name__
+
+
+# A child process: the GEMM's team on a machine where spinning processes keep all cores but
+# one busy, with the default settings and then with an explicit mg.set_num_threads.
+BUSY_TEAMS = textwrap.dedent("""
+    import json, subprocess, sys, time
+    import numpy as np
+    import minigrad as mg
+    from minigrad.backend import cpu
+    from minigrad.kernels.cpu import gemm
+    a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(int(sys.argv[1]))]
+    def teams(seconds):
+        seen, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            cpu.matmul(a, a)
+            seen.append(gemm.last_team_size())
+        return seen
+    try:
+        time.sleep(0.3)
+        default = teams(1.0)[-10:]  # after the first windows of the load measurement
+        now = gemm.threads_now()
+        mg.set_num_threads(2)
+        explicit = teams(0.2)[-10:]
+    finally:
+        for p in spinners:
+            p.kill()
+    print(json.dumps({"default": default, "now": now, "explicit": explicit}))
+""")
+
+
+def test_default_threads_give_way_to_busy_cores():
+    """With OpenMP's default thread count, a kernel asks only for the cores that other
+    processes leave free (threads.h); an explicit mg.set_num_threads is obeyed as set."""
+    modules = _compiled_modules()
+    if not all(m.has_openmp() for m in modules):
+        pytest.skip("kernels built without OpenMP: every kernel runs serially")
+    cores = os.cpu_count() or 1
+    if not sys.platform.startswith("linux") or not 2 <= cores <= 8:
+        pytest.skip(f"needs Linux (/proc/stat) and 2 to 8 cores to keep busy, not {cores}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
+    proc = subprocess.run([sys.executable, "-c", BUSY_TEAMS, str(cores - 1)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    seen = json.loads(proc.stdout.splitlines()[-1])
+    assert seen["now"] == 1 and set(seen["default"]) == {1}, seen
+    assert set(seen["explicit"]) == {2}, seen
+
+
 def _ops(rng, dtype):
     """(name, thunk) for every compiled kernel family on shapes that take the threaded paths."""
     def rand(*shape):
@@ -265,3 +324,15 @@ def test_train_warns_when_busy(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 7.5, 7.5))
     code, _, err = _run_cli(["train", "--model", "mlp", "--epochs", "1", "--threads", "1"])
     assert code == 0 and "warning" not in err
+
+
+def test_train_does_not_warn_when_the_kernels_adapt(monkeypatch):
+    """Without a thread count the kernels leave busy cores alone, so no --threads 1 advice."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    if not threads.adapts_to_load():
+        pytest.skip("no OpenMP kernels: nothing adapts, nothing to warn about")
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 7.5, 7.5))
+    code, _, err = _run_cli(["train", "--model", "mlp", "--epochs", "1"])
+    assert code == 0 and "warning" not in err, err
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # an explicit count is warned about
+    assert not threads.adapts_to_load()

@@ -325,7 +325,7 @@ static int MG_FN(mg_gemm_batched)(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptr
                                   ptrdiff_t rsb, ptrdiff_t csb, MG_T *C)
 {
     const mg_gemm_cfg *fcfg, *dcfg, *cfg;
-    const int nt = mg_num_threads();
+    const int nt = mg_num_threads_now();
     const double work = (double)M * (double)N * (double)K;
     ptrdiff_t b;
     int err = 0;

@@ -4,6 +4,8 @@
 cdef extern from "threads.h" nogil:
     int mg_threads_for(long long work)
     int mg_num_threads()
+    int mg_num_threads_now()
+    int mg_busy_threads(int n, int ncpu, double others)
     void mg_set_num_threads(int n)
     int mg_have_openmp()
     int mg_thread_num()
@@ -31,3 +33,15 @@ def last_team_size():
     """Threads the last parallel region of this module really ran with (1: it ran serially).
     A diagnostic for tests: OpenMP may grant fewer threads than were asked for."""
     return mg_last_team_size
+
+
+def threads_now():
+    """Threads a large parallel loop of this module would ask for now: get_num_threads(), less
+    the cores other processes are busy with when the setting is OpenMP's default (threads.h)."""
+    return mg_num_threads_now()
+
+
+def busy_threads(int n, int ncpu, double others):
+    """The busy-machine rule of threads.h: threads out of n to use when other processes keep
+    `others` of the `ncpu` CPUs busy."""
+    return mg_busy_threads(n, ncpu, others)
