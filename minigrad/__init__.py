@@ -30,6 +30,8 @@ catalogue, minigrad/testing/catalogue, is read at import: it names the ops).
 
 import importlib
 
+# First, before any array is made: freed arrays stay for reuse (backend/malloc.py).
+from .backend import malloc as _malloc  # noqa: F401
 from . import cuda  # noqa: F401
 from .autograd import (  # noqa: F401
     Function, backward, detect_anomaly, enable_grad, grad, inference_mode, is_anomaly_enabled,
