@@ -18,6 +18,12 @@ from minigrad.backend.window import check_window
 include "threads.pxi"
 include "checks.pxi"
 
+cdef extern from "pool_2x2.h" nogil:
+    void mg_max_pool_2x2_f32(const float* x, float* y, int64_t* argmax, Py_ssize_t W,
+                             Py_ssize_t OH, Py_ssize_t OW)
+    void mg_max_pool_2x2_f64(const double* x, double* y, int64_t* argmax, Py_ssize_t W,
+                             Py_ssize_t OH, Py_ssize_t OW)
+
 
 cdef tuple _shape4(Py_ssize_t* shape):
     return (shape[0], shape[1], shape[2], shape[3])
@@ -51,14 +57,24 @@ def _max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y
     cdef Py_ssize_t KH = kernel_size[0], KW = kernel_size[1]
     cdef Py_ssize_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef Py_ssize_t plane, n, c
+    # 2x2 windows, stride 2, no padding (most CNNs' pooling): pool_2x2.h, same results
+    cdef bint two_by_two = KH == 2 and KW == 2 and sh == 2 and sw == 2 and ph == 0 and pw == 0
     cdef int threads = mg_threads_for(N * C * H * W)
     with nogil, parallel(num_threads=threads):
         mg_note_team()  # prange splits by the team granted; this records it
         for plane in prange(N * C, schedule="static"):
             n = plane // C
             c = plane % C
-            _max_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], H, W, OH, OW, KH, KW,
-                       sh, sw, ph, pw)
+            if two_by_two and OH > 0 and OW > 0:
+                if floating is float:
+                    mg_max_pool_2x2_f32(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], W,
+                                        OH, OW)
+                else:
+                    mg_max_pool_2x2_f64(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], W,
+                                        OH, OW)
+            else:
+                _max_plane(&x[n, c, 0, 0], &y[n, c, 0, 0], &argmax[n, c, 0, 0], H, W, OH, OW,
+                           KH, KW, sh, sw, ph, pw)
 
 
 cdef inline void _max_plane(const floating* x, floating* y, int64_t* argmax, Py_ssize_t H,

@@ -126,6 +126,37 @@ def test_pooling_matches_reference(case):
                  ref.avg_pool2d_backward(gy, x.shape, k, s, p), terms=k[0] * k[1])
 
 
+@SETTINGS
+@given(N=st.integers(1, 3), C=st.integers(1, 3), H=st.integers(1, 13), W=st.integers(1, 13),
+       dtype=st.sampled_from(DTYPES), values=st.sampled_from(["normal", "ties", "special"]),
+       how=LAYOUTS, seed=st.integers(0, 2**16))
+def test_max_pool_2x2_stride_2_fast_path_matches_reference(N, C, H, W, dtype, values, how, seed):
+    """The 2x2 / stride 2 / no padding windows take pool_2x2.h's loop: the same values and
+    argmax as the reference, odd sizes (a row or column left out), ties, NaN and infinities."""
+    rng = np.random.default_rng(seed)
+    if values == "ties":
+        x = rng.integers(-1, 2, (N, C, H, W)).astype(dtype)
+    elif values == "special":
+        x = rng.choice(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 1.0]),
+                       (N, C, H, W)).astype(dtype)
+    else:
+        x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    x = layout(x, how)
+    if H < 2 or W < 2:
+        with pytest.raises(ValueError):
+            ref.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+        with pytest.raises(ValueError):
+            cpu.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+        return
+    y, argmax = cpu.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    y_ref, argmax_ref = ref.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    at_argmax = np.take_along_axis(np.ascontiguousarray(x).reshape(N, C, -1),
+                                   argmax.reshape(N, C, -1), axis=2).reshape(y.shape)
+    np.testing.assert_array_equal(y.view(np.uint8), at_argmax.view(np.uint8))  # -0.0 too
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool_ties_go_to_first_real_element(dtype):
     x = np.ones((1, 2, 3, 3), dtype)
