@@ -50,7 +50,9 @@ def conv2d_forward(x, w, b, stride, padding, *, keep_cols=False):
             reuse instead of building them again (they cost C*KH*KW*OH*OW per image of memory).
     Returns:
         y: (N, O, OH, OW); with keep_cols, (y, cols). cols is opaque: only this backend's
-        conv2d_grad_weight reads it (here the (N, C*KH*KW, OH*OW) array of im2col).
+        conv2d_grad_weight reads it (here the (N, C*KH*KW, OH*OW) array of im2col). A backend
+        may return None for it when rebuilding the columns costs less than keeping them (the
+        CPU kernels do for batches they run in chunks of images).
     """
     check_conv_forward_args(x, w, b, stride, padding)
     xp = array_module(x)

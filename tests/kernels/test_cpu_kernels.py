@@ -100,6 +100,43 @@ def test_conv_matches_reference(case):
 
 
 @SETTINGS
+@given(conv_case(), st.integers(2, 6), st.sampled_from(["bytes", "one image"]))
+def test_conv_in_chunks_of_images_matches_reference(case, N, chunk):
+    """The whole-batch path in chunks of images (cpu._CONV_CHUNK_BYTES): forward, grad_input,
+    and grad_weight both from keep_cols (None then: rebuilt per chunk) and from x, with a
+    ragged last chunk; the small per-image path is switched off so every shape takes it."""
+    from unittest import mock
+
+    case = dict(case, x_shape=(N,) + case["x_shape"][1:])
+    rng = np.random.default_rng(case["seed"])
+    dt, stride, padding = case["dtype"], case["stride"], case["padding"]
+    x = layout(rng.uniform(-1, 1, case["x_shape"]).astype(dt), case["layout"])
+    w = rng.uniform(-1, 1, case["w_shape"]).astype(dt)
+    b = rng.uniform(-1, 1, case["w_shape"][0]).astype(dt) if case["bias"] else None
+    C, H, W = case["x_shape"][1:]
+    O, _, KH, KW = case["w_shape"]
+    y_ref = ref.conv2d_forward(x, w, b, stride, padding)
+    L = y_ref.shape[2] * y_ref.shape[3]
+    # chunks of 1 image, or of 2 images (with N odd, the last chunk is 1 image)
+    size = C * KH * KW * L * x.itemsize * (1 if chunk == "one image" or N < 3 else 2)
+    gy = rng.uniform(-1, 1, y_ref.shape).astype(dt)
+    with mock.patch.object(cpu, "_CONV_CHUNK_BYTES", size), \
+            mock.patch.object(cpu, "_CONV_PER_IMAGE_WORK", 0):
+        assert cpu._chunk_images(N, C * KH * KW, L, x.itemsize) < N
+        y, cols = cpu.conv2d_forward(x, w, b, stride, padding, keep_cols=True)
+        assert cols is None  # chunked: the columns are not kept
+        assert_close(y, y_ref, terms=C * KH * KW)
+        np.testing.assert_array_equal(cpu.conv2d_forward(x, w, b, stride, padding), y)
+        gx = cpu.conv2d_grad_input(gy, w, x.shape, stride, padding)
+        assert_close(gx, ref.conv2d_grad_input(gy, w, x.shape, stride, padding),
+                     terms=O * KH * KW)
+        gw_ref = ref.conv2d_grad_weight(x, gy, w.shape, stride, padding)
+        for kept in (cols, None):
+            gw = cpu.conv2d_grad_weight(x, gy, w.shape, stride, padding, cols=kept)
+            assert_close(gw, gw_ref, terms=N * L)
+
+
+@SETTINGS
 @given(pool_case())
 def test_pooling_matches_reference(case):
     rng = np.random.default_rng(case["seed"])
