@@ -91,7 +91,10 @@ TEAM_SIZES = textwrap.dedent("""
     from minigrad.kernels.cpu import conv, gemm, pool
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((400, 300)), rng.standard_normal((300, 400))
-    x, w = rng.standard_normal((8, 32, 13, 13)), rng.standard_normal((64, 32, 3, 3))
+    # float32: the batch fits one chunk of images (cpu._CONV_CHUNK_BYTES), so the last region
+    # of the conv module is a large one (a small last chunk would run its transpose serially)
+    x = rng.standard_normal((8, 32, 13, 13)).astype(np.float32)
+    w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
     p = rng.standard_normal((8, 16, 28, 28))
     teams = {}
     for n in [int(v) for v in sys.argv[1:]]:

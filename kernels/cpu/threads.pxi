@@ -41,7 +41,17 @@ def threads_now():
     return mg_num_threads_now()
 
 
-def busy_threads(int n, int ncpu, double others):
+def busy_threads(n, ncpu, others):
     """The busy-machine rule of threads.h: threads out of n to use when other processes keep
-    `others` of the `ncpu` CPUs busy."""
+    `others` of the `ncpu` CPUs busy (n, ncpu: ints >= 1; others: a finite number)."""
+    import math
+    for name, value in (("n", n), ("ncpu", ncpu)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"busy_threads: {name} must be an int, got {value!r}")
+        if not 1 <= value <= 2**31 - 1:  # a C int
+            raise ValueError(f"busy_threads: {name} must be in [1, 2**31 - 1], got {value}")
+    if isinstance(others, bool) or not isinstance(others, (int, float)):
+        raise TypeError(f"busy_threads: others must be a number, got {others!r}")
+    if not math.isfinite(others):
+        raise ValueError(f"busy_threads: others must be finite, got {others}")
     return mg_busy_threads(n, ncpu, others)

@@ -27,7 +27,7 @@ F32, F64 = np.float32, np.float64
 
 # Functions that take no arrays and run no kernel: thread / ISA settings and diagnostics.
 SETTINGS = {"set_num_threads", "get_num_threads", "has_openmp", "last_team_size", "isa",
-            "available_isas", "set_isa", "openmp_threads", "thread_num"}
+            "available_isas", "set_isa", "openmp_threads", "thread_num", "threads_now"}
 
 
 def public_functions():
@@ -252,6 +252,19 @@ CASES = {
         (TypeError, lambda: (None, 2)),
     ],
 }
+
+
+# threads.pxi's busy_threads, in every module that includes it.
+for _module in ("gemm", "conv", "pool", "hello", "elementwise"):
+    CASES[(_module, "busy_threads")] = [
+        (TypeError, lambda: (2.0, 2, 0.0)),
+        (TypeError, lambda: (True, 2, 0.0)),
+        (TypeError, lambda: (2, 2, "busy")),
+        (ValueError, lambda: (0, 2, 0.0)),
+        (ValueError, lambda: (2, -1, 0.0)),
+        (ValueError, lambda: (2, 2, float("nan"))),
+        (ValueError, lambda: (2, 2 ** 40, 0.0)),
+    ]
 
 
 def test_every_compiled_function_has_bad_input_cases():
