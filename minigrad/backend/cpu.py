@@ -169,8 +169,12 @@ def _chunk_images(N, K, L, itemsize):
 
 
 def _chunks(N, nb):
-    """(start, count) of consecutive chunks of nb images (the last one may be shorter)."""
-    return [(n0, min(nb, N - n0)) for n0 in range(0, N, nb)]
+    """(start, count) of consecutive chunks of at most nb images, as even as possible (32
+    images by 15 are 11 + 11 + 10, not 15 + 15 + 2: a tiny last chunk runs a poor GEMM)."""
+    n_chunks = -(-N // nb)
+    base, extra = divmod(N, n_chunks)
+    sizes = [base + (i < extra) for i in range(n_chunks)]
+    return [(sum(sizes[:i]), m) for i, m in enumerate(sizes)]
 
 
 def _images_last(gy):

@@ -99,6 +99,15 @@ def test_conv_matches_reference(case):
                  terms=N * y.shape[2] * y.shape[3])
 
 
+@given(st.integers(1, 300), st.integers(1, 300))
+def test_chunks_of_images_cover_the_batch_evenly(N, nb):
+    chunks = cpu._chunks(N, nb)
+    assert [n0 for n0, _ in chunks] == [sum(m for _, m in chunks[:i]) for i in range(len(chunks))]
+    sizes = [m for _, m in chunks]
+    assert sum(sizes) == N and max(sizes) <= nb and max(sizes) - min(sizes) <= 1
+    assert len(chunks) == -(-N // nb)
+
+
 @SETTINGS
 @given(conv_case(), st.integers(2, 6), st.sampled_from(["bytes", "one image"]))
 def test_conv_in_chunks_of_images_matches_reference(case, N, chunk):
