@@ -267,3 +267,25 @@ def test_windows_larger_than_the_input_match_the_definition(kernels):
         # <avg(x), gy> == <x, avg^T(gy)>: the backward is the forward's adjoint.
         np.testing.assert_allclose((k.avg_pool2d_forward(x, ks, st, pd) * gy).sum(),
                                    (x * gx).sum(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_cached_window_still_refuses_bools_and_numpy_ints_are_checked_afresh():
+    """check_window caches windows of plain int tuples; True must not pass for 1 through the
+    cache, and the cache gives the same answer as a fresh check."""
+    import numpy as np
+
+    from minigrad.backend import window
+
+    args = ("max_pool2d", (1, 1, 4, 4), (2, 2), (1, 1), (0, 0))
+    assert window.check_window(*args, pool=True) == (3, 3)
+    assert window.check_window(*args, pool=True) == (3, 3)  # from the cache
+    assert args + (True, None) in window._CHECKED
+    with pytest.raises(TypeError, match="stride must be a pair of ints"):
+        window.check_window("max_pool2d", (1, 1, 4, 4), (2, 2), (True, True), (0, 0), pool=True)
+    numpy_ints = (np.int64(2), np.int64(2))
+    assert window.check_window("max_pool2d", (1, 1, 4, 4), numpy_ints, (1, 1), (0, 0),
+                               pool=True) == (3, 3)
+    with pytest.raises(ValueError, match="padding"):  # an error is never cached as a pass
+        window.check_window("max_pool2d", (1, 1, 4, 4), (2, 2), (1, 1), (2, 2), pool=True)
+    with pytest.raises(ValueError, match="padding"):
+        window.check_window("max_pool2d", (1, 1, 4, 4), (2, 2), (1, 1), (2, 2), pool=True)

@@ -49,7 +49,34 @@ def _fits(op, what, value):
                          "padding is too large for this input")
 
 
+# Windows already checked: (op, x_shape, kernel_size, stride, padding, pool, channels_out) ->
+# (OH, OW). A training loop checks the same few windows at every kernel call (~5 us each);
+# only keys made of tuples of plain ints are stored (a bool or numpy int is checked afresh, so
+# that True never passes for 1), and only a bounded number of them.
+_CHECKED = {}
+_CHECKED_MAX = 4096
+
+
+def _plain_ints(values):
+    return type(values) is tuple and all(type(v) is int for v in values)
+
+
 def check_window(op, x_shape, kernel_size, stride, padding, *, pool, channels_out=None):
+    """Validate a window over an NCHW input and return the output's (OH, OW) (cached for
+    plain int tuples: see _CHECKED)."""
+    key = (op, x_shape, kernel_size, stride, padding, pool, channels_out)
+    hit = _CHECKED.get(key) if all(map(_plain_ints, key[1:5])) else None
+    if hit is not None:
+        return hit
+    out = _check_window(op, x_shape, kernel_size, stride, padding, pool=pool,
+                        channels_out=channels_out)
+    if len(_CHECKED) < _CHECKED_MAX and all(map(_plain_ints, key[1:5])) and \
+            (channels_out is None or type(channels_out) is int) and type(pool) is bool:
+        _CHECKED[key] = out
+    return out
+
+
+def _check_window(op, x_shape, kernel_size, stride, padding, *, pool, channels_out=None):
     """Validate a window over an NCHW input and return the output's (OH, OW).
 
     Args:
