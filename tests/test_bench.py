@@ -167,7 +167,7 @@ def test_reexec_sets_malloc_thresholds(monkeypatch):
             return 0
 
     monkeypatch.delenv(bench._CHILD_ENV, raising=False)
-    for k in bench.MALLOC_ENV:
+    for k in (*bench.MALLOC_ENV, "OPENBLAS_THREAD_TIMEOUT"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setattr(bench.subprocess, "Popen", FakePopen)
     args = argparse.Namespace(quick=True, json="out.json", plot=None)
@@ -176,6 +176,13 @@ def test_reexec_sets_malloc_thresholds(monkeypatch):
     assert seen["env"][bench._CHILD_ENV] == "1"
     for k, v in bench.MALLOC_ENV.items():
         assert seen["env"][k] == v
+    # OpenBLAS's idle threads must not spin into the next implementation's timing ...
+    assert seen["env"]["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    # ... but the "numpy best" child keeps OpenBLAS's own default
+    from minigrad.bench.child import _child_env
+
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+    assert "OPENBLAS_THREAD_TIMEOUT" not in _child_env(drop_openblas_tuning=True)
 
 
 def _has_matplotlib():

@@ -25,7 +25,9 @@ OPENBLAS_NUM_THREADS in the child processes.
 
 glibc reads MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ only at process start. Without them
 large arrays come from fresh mmaps and each call pays page faults, so `bench_main` re-executes
-the benchmark in a child interpreter with both set (unless they are already set).
+the benchmark in a child interpreter with both set (unless they are already set), and with
+OPENBLAS_THREAD_TIMEOUT=4 so that OpenBLAS's idle threads do not spin into the next
+implementation's timing (child.OPENBLAS_QUIET).
 """
 
 import json
@@ -35,7 +37,7 @@ import subprocess
 import sys
 
 from ..cli import output_path_problem
-from .child import _CHILD_ENV, MALLOC_ENV, _child_env
+from .child import _CHILD_ENV, MALLOC_ENV, OPENBLAS_QUIET, _child_env
 # Re-exported: the names tests, benchmarks/ scripts and callers used from the single module.
 from .child import OPENBLAS_TUNING_VARS  # noqa: F401
 from .busy import Competitor, format_busy, run_busy  # noqa: F401
@@ -59,7 +61,8 @@ def _reexec(args):
         cmd += ["--json", args.json]
     if getattr(args, "plot", None):
         cmd += ["--plot", args.plot]
-    env = _child_env(extra={_CHILD_ENV: "1"})
+    quiet = {k: v for k, v in OPENBLAS_QUIET.items() if k not in os.environ}
+    env = _child_env(extra={_CHILD_ENV: "1", **quiet})
     child = subprocess.Popen(cmd, env=env)
     try:
         return child.wait()

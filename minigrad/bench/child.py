@@ -7,7 +7,14 @@ import subprocess
 import sys
 
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 31)}
-OPENBLAS_TUNING_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+OPENBLAS_TUNING_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT")
+# OpenBLAS's worker threads spin for about 2**28 cycles (~0.1 s) after each call before they
+# sleep. In the bench's process that takes the cores from whatever is timed next: the numpy
+# reference, interleaved with minigrad and torch, made both 2-3x slower on the conv workloads
+# at random (torch's conv2 N=128 fwd+bwd: 14.3 ms +-111% spread, 6.7 ms +-11% without the
+# spin). 2**4 cycles: they sleep at once. The "numpy best" child drops it (OPENBLAS_TUNING_VARS)
+# and keeps OpenBLAS's default, which is its fastest for back-to-back GEMMs.
+OPENBLAS_QUIET = {"OPENBLAS_THREAD_TIMEOUT": "4"}
 _CHILD_ENV = "MINIGRAD_BENCH_CHILD"
 
 
