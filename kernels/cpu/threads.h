@@ -67,7 +67,10 @@ static inline void mg_set_num_threads(int n) { mg_num_threads_setting = n < 0 ? 
  * as it is, as PyTorch does. Without /proc/stat (not Linux) nothing changes. */
 
 #define MG_LOAD_WINDOW 0.1 /* seconds between two looks at /proc/stat */
-#define MG_LOAD_STALE 2.0  /* a window longer than this (the process was idle) is not used */
+/* A window longer than this means the process ran no large kernel for a while: what others did
+ * meanwhile says little about now (a benchmark's child process that runs only while this one
+ * waits, say), so the cap is dropped and a new window starts. */
+#define MG_LOAD_STALE 0.25
 
 /* Threads to use, at most n, when other processes kept `others` of the `ncpu` CPUs busy:
  * the CPUs they left, rounded to the nearest whole one, and at least 1. */
@@ -138,7 +141,9 @@ static int mg_load_adjusted(int n)
                 const double others = ((busy - mg_load_busy0) - (self - mg_load_self0)) / dt;
                 __atomic_store_n(&mg_load_cap, mg_busy_threads(ncpu, ncpu, others),
                                  __ATOMIC_RELAXED);
-            } /* else a first or stale window: keep the last cap, start a new window */
+            } else { /* a first or stale window: no cap until the next one says otherwise */
+                __atomic_store_n(&mg_load_cap, 0, __ATOMIC_RELAXED);
+            }
             mg_load_t0 = now;
             mg_load_busy0 = busy;
             mg_load_self0 = self;
