@@ -69,7 +69,7 @@ static inline void mg_set_num_threads(int n) { mg_num_threads_setting = n < 0 ? 
 #define MG_LOAD_WINDOW 0.1 /* seconds between two looks at /proc/stat */
 /* A window longer than this means the process ran no large kernel for a while: what others did
  * meanwhile says little about now (a benchmark's child process that runs only while this one
- * waits, say), so the cap is dropped and a new window starts. */
+ * waits, say), so it is not used: the last cap stays and a new window starts. */
 #define MG_LOAD_STALE 0.25
 
 /* Threads to use, at most n, when other processes kept `others` of the `ncpu` CPUs busy:
@@ -141,9 +141,7 @@ static int mg_load_adjusted(int n)
                 const double others = ((busy - mg_load_busy0) - (self - mg_load_self0)) / dt;
                 __atomic_store_n(&mg_load_cap, mg_busy_threads(ncpu, ncpu, others),
                                  __ATOMIC_RELAXED);
-            } else { /* a first or stale window: no cap until the next one says otherwise */
-                __atomic_store_n(&mg_load_cap, 0, __ATOMIC_RELAXED);
-            }
+            } /* else a first or stale window: keep the last cap, start a new window */
             mg_load_t0 = now;
             mg_load_busy0 = busy;
             mg_load_self0 = self;
