@@ -172,9 +172,10 @@ BUSY_TEAMS = textwrap.dedent("""
 """)
 
 
-def test_default_threads_give_way_to_busy_cores():
-    """With OpenMP's default thread count, a kernel asks only for the cores that other
-    processes leave free (threads.h); an explicit mg.set_num_threads is obeyed as set."""
+def _with_other_cores_busy(script):
+    """(stdout, cores) of `script` run in a child with OpenMP's default settings, given the
+    number of spinning processes that keep all cores but one busy; skips where that can't be
+    arranged."""
     modules = _compiled_modules()
     if not all(m.has_openmp() for m in modules):
         pytest.skip("kernels built without OpenMP: every kernel runs serially")
@@ -182,12 +183,19 @@ def test_default_threads_give_way_to_busy_cores():
     if not sys.platform.startswith("linux") or not 2 <= cores <= 8:
         pytest.skip(f"needs Linux (/proc/stat) and 2 to 8 cores to keep busy, not {cores}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
-    proc = subprocess.run([sys.executable, "-c", BUSY_TEAMS, str(cores - 1)],
+    proc = subprocess.run([sys.executable, "-c", script, str(cores - 1)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    return proc.stdout, cores
+
+
+def test_default_threads_give_way_to_busy_cores():
+    """With OpenMP's default thread count, a kernel asks only for the cores that other
+    processes leave free (threads.h); an explicit mg.set_num_threads is obeyed as set."""
     import json
 
-    seen = json.loads(proc.stdout.splitlines()[-1])
+    stdout, _ = _with_other_cores_busy(BUSY_TEAMS)
+    seen = json.loads(stdout.splitlines()[-1])
     assert seen["now"] == 1 and set(seen["default"]) == {1}, seen
     assert set(seen["explicit"]) == {2}, seen
 
@@ -353,18 +361,9 @@ IDLE_WHILE_OTHERS_RUN = textwrap.dedent("""
 
 
 def test_a_load_seen_only_while_idle_does_not_cut_the_threads():
-    modules = _compiled_modules()
-    if not all(m.has_openmp() for m in modules):
-        pytest.skip("kernels built without OpenMP: every kernel runs serially")
-    cores = os.cpu_count() or 1
-    if not sys.platform.startswith("linux") or not 2 <= cores <= 8:
-        pytest.skip(f"needs Linux (/proc/stat) and 2 to 8 cores to keep busy, not {cores}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
-    proc = subprocess.run([sys.executable, "-c", IDLE_WHILE_OTHERS_RUN, str(cores - 1)],
-                          capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    now, team = map(int, proc.stdout.split())
-    assert now == cores and team == cores, proc.stdout
+    stdout, cores = _with_other_cores_busy(IDLE_WHILE_OTHERS_RUN)
+    now, team = map(int, stdout.split())
+    assert now == cores and team == cores, stdout
 
 
 def test_train_does_not_warn_when_the_kernels_adapt(monkeypatch):
