@@ -171,6 +171,8 @@ def _chunk_images(N, K, L, itemsize):
 def _chunks(N, nb):
     """(start, count) of consecutive chunks of at most nb images, as even as possible (32
     images by 15 are 11 + 11 + 10, not 15 + 15 + 2: a tiny last chunk runs a poor GEMM)."""
+    if N <= 0:
+        return []  # an empty batch: nothing to loop over
     n_chunks = -(-N // nb)
     base, extra = divmod(N, n_chunks)
     sizes = [base + (i < extra) for i in range(n_chunks)]

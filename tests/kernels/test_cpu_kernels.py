@@ -99,6 +99,19 @@ def test_conv_matches_reference(case):
                  terms=N * y.shape[2] * y.shape[3])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_on_an_empty_batch_in_the_whole_batch_path(dtype):
+    """N = 0 with layer sizes that take the chunked whole-batch path: empty results, no error."""
+    x, w = np.ones((0, 32, 13, 13), dtype), np.ones((64, 32, 3, 3), dtype)
+    gy = np.ones((0, 64, 11, 11), dtype)
+    y, _ = cpu.conv2d_forward(x, w, None, (1, 1), (0, 0), keep_cols=True)
+    assert y.shape == (0, 64, 11, 11)
+    assert cpu.conv2d_grad_input(gy, w, x.shape, (1, 1), (0, 0)).shape == x.shape
+    gw = cpu.conv2d_grad_weight(x, gy, w.shape, (1, 1), (0, 0))
+    assert gw.shape == w.shape and not gw.any()
+    assert cpu._chunks(0, 5) == []
+
+
 @given(st.integers(1, 300), st.integers(1, 300))
 def test_chunks_of_images_cover_the_batch_evenly(N, nb):
     chunks = cpu._chunks(N, nb)
