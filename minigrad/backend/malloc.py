@@ -18,7 +18,6 @@ on a C library other than glibc.
 """
 
 import ctypes
-import ctypes.util
 import os
 import platform
 
@@ -47,7 +46,9 @@ def keep_freed_memory(environ=os.environ) -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return applied
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # the symbols already loaded into this process, glibc's among them (find_library
+        # would start ldconfig, milliseconds at every import)
+        libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return applied
