@@ -2,7 +2,6 @@
 loop's repeated large allocations do not page-fault their memory in again every step."""
 
 import os
-import platform
 import subprocess
 import sys
 import textwrap
@@ -11,7 +10,7 @@ import pytest
 
 from minigrad.backend import malloc
 
-GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+GLIBC = sys.platform.startswith("linux") and malloc._glibc()
 
 # A child: the allocation pattern of a step (a few MB-sized arrays alive together, then freed),
 # repeated; prints whether the settings were made and the minor page faults of 10 repeats.

@@ -19,7 +19,7 @@ on a C library other than glibc.
 
 import ctypes
 import os
-import platform
+import sys
 
 M_TRIM_THRESHOLD = -1  # glibc's <malloc.h>
 M_MMAP_THRESHOLD = -3
@@ -33,6 +33,14 @@ GLIBC_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_T
 applied = None  # None: not tried yet; else whether the settings were made
 
 
+def _glibc() -> bool:
+    """Whether this process runs on glibc (not musl, say), without the platform module."""
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def keep_freed_memory(environ=os.environ) -> bool:
     """Make the settings above (once per process); whether they are in effect."""
     global applied
@@ -43,7 +51,7 @@ def keep_freed_memory(environ=os.environ) -> bool:
         return applied
     if any(name in environ for name in GLIBC_VARIABLES):
         return applied
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not sys.platform.startswith("linux") or not _glibc():
         return applied
     try:
         # the symbols already loaded into this process, glibc's among them (find_library
