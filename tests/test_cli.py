@@ -45,12 +45,19 @@ def test_bad_option_value_is_one_line():
     assert_one_line_error(minigrad("train", "--epochs", "many"), "train", "invalid int value")
 
 
+def _as_a_foreground_job():
+    """SIGINT as a terminal's foreground job has it. A job started in the background of a
+    shell without job control (`cmd &` in a script, as some CI runners do) inherits SIGINT
+    ignored, and Python then keeps it ignored: Ctrl-C could never reach the command."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_after(argv, ready, grace=0.5):
     """Start `minigrad ARGV` in its own process group, wait until its stderr shows `ready`,
     then press Ctrl-C (SIGINT to the whole group, as a terminal does)."""
     child = subprocess.Popen([sys.executable, "-m", "minigrad", *argv], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=_as_a_foreground_job)
     seen = b""
     try:
         deadline = time.monotonic() + 120
