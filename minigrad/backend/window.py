@@ -65,13 +65,13 @@ def check_window(op, x_shape, kernel_size, stride, padding, *, pool, channels_ou
     """Validate a window over an NCHW input and return the output's (OH, OW) (cached for
     plain int tuples: see _CHECKED)."""
     key = (op, x_shape, kernel_size, stride, padding, pool, channels_out)
-    hit = _CHECKED.get(key) if all(map(_plain_ints, key[1:5])) else None
-    if hit is not None:
-        return hit
+    plain = (all(map(_plain_ints, key[1:5])) and type(pool) is bool
+             and (channels_out is None or type(channels_out) is int))
+    if plain and key in _CHECKED:
+        return _CHECKED[key]
     out = _check_window(op, x_shape, kernel_size, stride, padding, pool=pool,
                         channels_out=channels_out)
-    if len(_CHECKED) < _CHECKED_MAX and all(map(_plain_ints, key[1:5])) and \
-            (channels_out is None or type(channels_out) is int) and type(pool) is bool:
+    if plain and len(_CHECKED) < _CHECKED_MAX:
         _CHECKED[key] = out
     return out
 

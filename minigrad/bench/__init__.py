@@ -37,7 +37,7 @@ import subprocess
 import sys
 
 from ..cli import output_path_problem
-from .child import _CHILD_ENV, MALLOC_ENV, OPENBLAS_QUIET, _child_env
+from .child import _CHILD_ENV, MALLOC_ENV, _child_env
 # Re-exported: the names tests, benchmarks/ scripts and callers used from the single module.
 from .child import OPENBLAS_TUNING_VARS  # noqa: F401
 from .busy import Competitor, format_busy, run_busy  # noqa: F401
@@ -61,8 +61,7 @@ def _reexec(args):
         cmd += ["--json", args.json]
     if getattr(args, "plot", None):
         cmd += ["--plot", args.plot]
-    quiet = {k: v for k, v in OPENBLAS_QUIET.items() if k not in os.environ}
-    env = _child_env(extra={_CHILD_ENV: "1", **quiet})
+    env = _child_env(extra={_CHILD_ENV: "1"}, quiet_openblas=True)
     child = subprocess.Popen(cmd, env=env)
     try:
         return child.wait()

@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import asdict, replace
 
-from .child import OPENBLAS_QUIET, _child_env, _run_child
+from .child import _child_env, _run_child
 from .config import BUSY, IMPL_ORDER, MINIGRAD
 
 SLOWDOWN_TARGET = 1.5
@@ -64,8 +64,7 @@ class Competitor:
 
 
 def _variant_env(variant):
-    # OpenBLAS's idle threads sleep at once, as in the main bench (child.OPENBLAS_QUIET)
-    env = _child_env(extra={k: v for k, v in OPENBLAS_QUIET.items() if k not in os.environ})
+    env = _child_env(quiet_openblas=True)  # OpenBLAS's idle threads sleep at once, as in the bench
     for k in THREAD_VARS:
         env.pop(k, None)
     if variant == ONE_THREAD:

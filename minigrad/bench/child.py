@@ -18,9 +18,13 @@ OPENBLAS_QUIET = {"OPENBLAS_THREAD_TIMEOUT": "4"}
 _CHILD_ENV = "MINIGRAD_BENCH_CHILD"
 
 
-def _child_env(drop_openblas_tuning=False, extra=None):
+def _child_env(drop_openblas_tuning=False, extra=None, quiet_openblas=False):
+    """This environment plus MALLOC_ENV (where unset); without OPENBLAS_TUNING_VARS if asked,
+    with OPENBLAS_QUIET (where unset) for a process that times several implementations."""
     env = dict(os.environ)
     env.update({k: v for k, v in MALLOC_ENV.items() if k not in env})
+    if quiet_openblas:
+        env.update({k: v for k, v in OPENBLAS_QUIET.items() if k not in env})
     if drop_openblas_tuning:
         for k in OPENBLAS_TUNING_VARS:
             env.pop(k, None)
