@@ -114,6 +114,8 @@ def extensions():
         Extension(
             "minigrad.kernels.cpu." + os.path.splitext(os.path.basename(pyx))[0],
             [pyx],
+            # the headers and .pxi files every module includes: a change to one rebuilds
+            depends=sorted(glob.glob("kernels/cpu/*.h") + glob.glob("kernels/cpu/*.pxi")),
             include_dirs=[np.get_include(), "kernels/cpu"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         )

@@ -92,9 +92,10 @@ TEAM_SIZES = textwrap.dedent("""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((400, 300)), rng.standard_normal((300, 400))
     # float32: the batch fits one chunk of images (cpu._CONV_CHUNK_BYTES), so the last region
-    # of the conv module is a large one (a small last chunk would run its transpose serially)
+    # of the conv module is a large one (a small last chunk would run its col2im serially)
     x = rng.standard_normal((8, 32, 13, 13)).astype(np.float32)
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((8, 64, 13, 13)).astype(np.float32)
     p = rng.standard_normal((8, 16, 28, 28))
     teams = {}
     for n in [int(v) for v in sys.argv[1:]]:
@@ -102,7 +103,9 @@ TEAM_SIZES = textwrap.dedent("""
             mg.set_num_threads(n)
         cpu.matmul(a, b)
         seen = {"gemm": gemm.last_team_size()}
-        cpu.conv2d_forward(x, w, None, (1, 1), (1, 1))  # im2col + transpose12
+        cpu.conv2d_forward(x, w, None, (1, 1), (1, 1))  # the implicit GEMM (gemm module)
+        seen["conv fwd"] = gemm.last_team_size()
+        cpu.conv2d_grad_input(gy, w, x.shape, (1, 1), (1, 1))  # GEMM + col2im
         seen["conv"] = conv.last_team_size()
         cpu.max_pool2d_forward(p, (2, 2), (2, 2), (0, 0))
         seen["pool"] = pool.last_team_size()
@@ -128,9 +131,10 @@ def test_kernels_run_with_the_team_that_was_set():
         pytest.skip("kernels built without OpenMP: every kernel runs serially")
     teams = _team_sizes([2, 1, 3], OMP_NUM_THREADS="1")
     for n in (1, 2, 3):
-        assert teams[n] == {"gemm": n, "conv": n, "pool": n}, teams
+        assert teams[n] == {"gemm": n, "conv fwd": n, "conv": n, "pool": n}, teams
     # Without a call, OMP_NUM_THREADS decides.
-    assert _team_sizes([0], OMP_NUM_THREADS="2")[0] == {"gemm": 2, "conv": 2, "pool": 2}
+    assert _team_sizes([0], OMP_NUM_THREADS="2")[0] == {"gemm": 2, "conv fwd": 2, "conv": 2,
+                                                        "pool": 2}
 
 
 @pytest.mark.parametrize("n, ncpu, others, expected", [

@@ -28,6 +28,22 @@ cdef extern from "gemm_micro.h" nogil:
                           const double *A, const int64_t *aoff, ptrdiff_t rsa, ptrdiff_t csa,
                           const double *B, const int64_t *boff, ptrdiff_t rsb, ptrdiff_t csb,
                           double *C)
+    int mg_conv_fwd_implicit_s(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t O,
+                               ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh, ptrdiff_t sw,
+                               ptrdiff_t OH, ptrdiff_t OW, int has_bias, const float *x,
+                               const float *wk, float *y)
+    int mg_conv_fwd_implicit_d(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t O,
+                               ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh, ptrdiff_t sw,
+                               ptrdiff_t OH, ptrdiff_t OW, int has_bias, const double *x,
+                               const double *wk, double *y)
+    int mg_conv_dw_implicit_s(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t O,
+                              ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh, ptrdiff_t sw,
+                              ptrdiff_t OH, ptrdiff_t OW, const float *x, const float *gy,
+                              float *gwt)
+    int mg_conv_dw_implicit_d(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t O,
+                              ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh, ptrdiff_t sw,
+                              ptrdiff_t OH, ptrdiff_t OW, const double *x, const double *gy,
+                              double *gwt)
     int mg_gemm_set_isa(int isa)
     int mg_gemm_get_isa()
     int mg_gemm_max_isa()
@@ -144,6 +160,152 @@ def matmul(a, b, trans_a=False, trans_b=False):
     if err:
         raise MemoryError("matmul: could not allocate GEMM packing buffers")
     return C
+
+
+def _conv_arg(str op, str name, a, int ndim, bint out=False):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype not in (np.float32, np.float64) or not a.dtype.isnative:
+        raise TypeError(f"{op}: {name} has dtype {a.dtype}; expected float32 or float64")
+    if a.ndim != ndim:
+        raise ValueError(f"{op}: {name} must be {ndim}-D, got shape {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{op}: {name} must be C-contiguous")
+    if out and not a.flags.writeable:
+        raise ValueError(f"{op}: output {name} is read-only")
+    return a
+
+
+def _positive_pair(str op, str name, value):
+    import operator
+    try:
+        a, b = value
+        if isinstance(a, bool) or isinstance(b, bool):
+            raise TypeError
+        a, b = operator.index(a), operator.index(b)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be a pair of ints, got {value!r}") from None
+    if a < 1 or b < 1:
+        raise ValueError(f"{op}: {name} must be positive, got {value!r}")
+    return a, b
+
+
+def _conv_geometry(str op, x, kernel_size, stride):
+    """(KH, KW, sh, sw, OH, OW) of an unpadded window over x (N, C, H, W), checked; a stride
+    past the input is clamped to it (one output row/column either way)."""
+    KH, KW = _positive_pair(op, "kernel_size", kernel_size)
+    sh, sw = _positive_pair(op, "stride", stride)
+    H, W = x.shape[2], x.shape[3]
+    if KH > H or KW > W:
+        raise ValueError(f"{op}: kernel {(KH, KW)} larger than the input {(H, W)}")
+    sh, sw = min(sh, H), min(sw, W)
+    return KH, KW, sh, sw, (H - KH) // sh + 1, (W - KW) // sw + 1
+
+
+def _no_shared_memory(str op, str out_name, out, **inputs):
+    for name, other in inputs.items():
+        if np.shares_memory(out, other):
+            raise ValueError(f"{op}: output {out_name} shares memory with {name}")
+
+
+def conv2d_forward_implicit(x, wk, y, kernel_size, stride, bint has_bias):
+    """Implicit-GEMM convolution: y[n, o] = sum over the window of wk[o, k] * x (+ bias).
+
+    x: (N, C, H, W), already padded (this kernel has no padding of its own).
+    wk: (O, C*KH*KW + has_bias), the weights flattened, with the bias as its last column
+        when has_bias.
+    y: (N, O, OH, OW) output, OH = (H - KH)//sh + 1, OW = (W - KW)//sw + 1; overwritten.
+    All C-contiguous, one dtype (float32 or float64); y must not share memory with x or wk.
+    The im2col matrix is never built: the GEMM packs its panels straight from x
+    (conv_implicit_t.h).
+    """
+    op = "conv2d_forward_implicit"
+    _conv_arg(op, "x", x, 4)
+    _conv_arg(op, "wk", wk, 2)
+    _conv_arg(op, "y", y, 4, out=True)
+    if not (x.dtype == wk.dtype == y.dtype):
+        raise TypeError(f"{op}: dtypes differ (x {x.dtype}, wk {wk.dtype}, y {y.dtype}); "
+                        "all must be the same")
+    kh_, kw_, sh_, sw_, oh_, ow_ = _conv_geometry(op, x, kernel_size, stride)
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t KH = kh_, KW = kw_, sh = sh_, sw = sw_, OH = oh_, OW = ow_
+    cdef Py_ssize_t O = wk.shape[0]
+    expect_w = (O, C * KH * KW + (1 if has_bias else 0))
+    if wk.shape != expect_w:
+        raise ValueError(f"{op}: wk {wk.shape} should be {expect_w} for input {x.shape}, "
+                         f"kernel {(KH, KW)}, has_bias={bool(has_bias)}")
+    if y.shape != (N, O, OH, OW):
+        raise ValueError(f"{op}: y {y.shape} should be {(N, O, OH, OW)}")
+    _no_shared_memory(op, "y", y, x=x, wk=wk)
+    if N == 0 or O == 0:
+        return y
+    if C == 0:  # an empty sum: y is the bias (or 0)
+        y[...] = wk[:, -1].reshape(1, O, 1, 1) if has_bias else 0
+        return y
+    cdef int err
+    cdef char *px = <char *>cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef char *pw = <char *>cnp.PyArray_DATA(<cnp.ndarray>wk)
+    cdef char *py = <char *>cnp.PyArray_DATA(<cnp.ndarray>y)
+    cdef int hb = 1 if has_bias else 0
+    if x.dtype == np.float32:
+        with nogil:
+            err = mg_conv_fwd_implicit_s(N, C, H, W, O, KH, KW, sh, sw, OH, OW, hb,
+                                         <const float *>px, <const float *>pw, <float *>py)
+    else:
+        with nogil:
+            err = mg_conv_fwd_implicit_d(N, C, H, W, O, KH, KW, sh, sw, OH, OW, hb,
+                                         <const double *>px, <const double *>pw, <double *>py)
+    if err:
+        raise MemoryError(f"{op}: could not allocate packing buffers")
+    return y
+
+
+def conv2d_grad_weight_implicit(x, gy, gwt, kernel_size, stride):
+    """Implicit-GEMM weight gradient: gwt[k, o] = sum over images and output pixels of the
+    window element k of x times gy[n, o] (k = (c*KH + i)*KW + j), i.e. gw.reshape(O, -1).T.
+
+    x: (N, C, H, W), already padded.  gy: (N, O, OH, OW), OH = (H - KH)//sh + 1, OW likewise.
+    gwt: (C*KH*KW, O) output, overwritten.  All C-contiguous, one dtype (float32 or float64);
+    gwt must not share memory with x or gy.  Neither the column matrix nor a transposed copy
+    of gy is built: the GEMM packs both operands straight from x and gy (conv_implicit_t.h).
+    """
+    op = "conv2d_grad_weight_implicit"
+    _conv_arg(op, "x", x, 4)
+    _conv_arg(op, "gy", gy, 4)
+    _conv_arg(op, "gwt", gwt, 2, out=True)
+    if not (x.dtype == gy.dtype == gwt.dtype):
+        raise TypeError(f"{op}: dtypes differ (x {x.dtype}, gy {gy.dtype}, gwt {gwt.dtype}); "
+                        "all must be the same")
+    kh_, kw_, sh_, sw_, oh_, ow_ = _conv_geometry(op, x, kernel_size, stride)
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t KH = kh_, KW = kw_, sh = sh_, sw = sw_, OH = oh_, OW = ow_
+    cdef Py_ssize_t O = gy.shape[1]
+    if gy.shape != (N, O, OH, OW):
+        raise ValueError(f"{op}: gy {gy.shape} should be {(N, O, OH, OW)} for input {x.shape}, "
+                         f"kernel {(KH, KW)}, stride {(sh, sw)}")
+    if gwt.shape != (C * KH * KW, O):
+        raise ValueError(f"{op}: gwt {gwt.shape} should be {(C * KH * KW, O)}")
+    _no_shared_memory(op, "gwt", gwt, x=x, gy=gy)
+    if gwt.size == 0:
+        return gwt
+    if N == 0:  # an empty sum
+        gwt[...] = 0
+        return gwt
+    cdef int err
+    cdef char *px = <char *>cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef char *pg = <char *>cnp.PyArray_DATA(<cnp.ndarray>gy)
+    cdef char *pw = <char *>cnp.PyArray_DATA(<cnp.ndarray>gwt)
+    if x.dtype == np.float32:
+        with nogil:
+            err = mg_conv_dw_implicit_s(N, C, H, W, O, KH, KW, sh, sw, OH, OW,
+                                        <const float *>px, <const float *>pg, <float *>pw)
+    else:
+        with nogil:
+            err = mg_conv_dw_implicit_d(N, C, H, W, O, KH, KW, sh, sw, OH, OW,
+                                        <const double *>px, <const double *>pg, <double *>pw)
+    if err:
+        raise MemoryError(f"{op}: could not allocate packing buffers")
+    return gwt
 
 
 def isa():

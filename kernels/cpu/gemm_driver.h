@@ -126,12 +126,14 @@ static void *mg_pack_buffer(int which, size_t bytes)
 }
 
 static ptrdiff_t mg_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+static ptrdiff_t mg_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
 static ptrdiff_t mg_round_up(ptrdiff_t a, ptrdiff_t m) { return (a + m - 1) / m * m; }
 
 #define MG_T float
 #define MG_FN(name) name##_s
 #define MG_KFIELD ks
 #include "gemm_driver_t.h"
+#include "conv_implicit_t.h"
 #undef MG_T
 #undef MG_FN
 #undef MG_KFIELD
@@ -140,6 +142,7 @@ static ptrdiff_t mg_round_up(ptrdiff_t a, ptrdiff_t m) { return (a + m - 1) / m 
 #define MG_FN(name) name##_d
 #define MG_KFIELD kd
 #include "gemm_driver_t.h"
+#include "conv_implicit_t.h"
 #undef MG_T
 #undef MG_FN
 #undef MG_KFIELD

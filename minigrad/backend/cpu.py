@@ -5,10 +5,13 @@ Each op is served by minigrad.kernels.cpu.<module> (gemm, conv, pool) when that 
 imports, else by backend/reference.py; the table (KERNELS, built once at import) records which,
 and kernel_sources() reports it. MINIGRAD_DISABLE_EXT=1 (read
 at import), or an install made with MINIGRAD_NO_EXT=1, forces the reference everywhere without
-a warning; a compiled module that fails to load otherwise warns once, with BUILD_ADVICE. Convolution here is the reference's im2col + GEMM
-with the im2col/col2im in Cython and the GEMM from this module's matmul: one GEMM for the whole
-batch (see _conv_cols) when each image's product is large, else a batched GEMM with one image
-per thread that reads and writes the NCHW arrays in place (see _CONV_PER_IMAGE_WORK).
+a warning; a compiled module that fails to load otherwise warns once, with BUILD_ADVICE.
+
+The conv forward is an implicit GEMM (gemm.conv2d_forward_implicit: panels packed straight from
+the image, y written in place). Its gradients are the reference's im2col/col2im + GEMM, with
+im2col/col2im in Cython and the GEMM from this module's matmul: one GEMM per chunk of images
+(see _conv_cols, _CONV_CHUNK_BYTES) when each image's product is large, else a batched GEMM with
+one image per thread that reads and writes the NCHW arrays in place (_CONV_PER_IMAGE_WORK).
 """
 
 import importlib
@@ -22,7 +25,7 @@ from minigrad.backend import interface, reference
 # Which compiled module serves each hot op (the ops of interface.HOT_KERNELS).
 OPS = {
     "matmul": "gemm",
-    "conv2d_forward": "conv",
+    "conv2d_forward": "gemm",  # implicit GEMM (gemm.conv2d_forward_implicit)
     "conv2d_grad_input": "conv",
     "conv2d_grad_weight": "conv",
     "max_pool2d_forward": "pool",
@@ -34,7 +37,7 @@ OPS = {
 _HELPER_OPS = {"relu": "elementwise", "relu_backward": "elementwise"}
 # What each compiled module must provide to be used.
 _REQUIRED = {
-    "gemm": ("matmul",),
+    "gemm": ("matmul", "conv2d_forward_implicit", "conv2d_grad_weight_implicit"),
     "conv": ("im2col", "col2im", "swap01", "transpose12"),
     "pool": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
              "avg_pool2d_backward"),
@@ -187,49 +190,36 @@ def _images_last(gy):
     return gy_t.reshape(O, N * OH * OW)
 
 
+def _padded(x, padding):
+    """x with (ph, pw) zeros around each (H, W) plane, or x itself when there is no padding."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph:ph + H, pw:pw + W] = x
+    return xp
+
+
 def conv2d_forward(x, w, b, stride, padding, *, keep_cols=False):
-    """y = x * w (+ b); see reference.conv2d_forward. With keep_cols, (y, cols): cols is the
-    (C*KH*KW, N*OH*OW) matrix of _conv_cols, which conv2d_grad_weight(cols=...) then reuses
-    instead of running im2col a second time, or None when the batch ran in chunks of images
-    (conv2d_grad_weight then rebuilds each chunk's columns, cheaper than keeping them all)."""
+    """y = x * w (+ b); see reference.conv2d_forward. With keep_cols, (y, None): the implicit
+    GEMM builds no column matrix, so conv2d_grad_weight(cols=None) makes its own."""
     OH, OW = reference.check_conv_forward_args(x, w, b, stride, padding)
     x, w = _contiguous(x), _contiguous(w)
     N, O = x.shape[0], w.shape[0]
-    K, L = w[0].size, OH * OW
-    if O * L * (K + 1) < _CONV_PER_IMAGE_WORK:
-        # Small per-image products (few input channels, e.g. the first layer): one GEMM per
-        # image, y[n] = [W | b] @ [cols_n ; 1], written straight into y (no layout pass over
-        # the output, which costs as much as the GEMM when K is this small) with the bias
-        # folded in as an extra row of ones. The batched GEMM runs one image per thread.
-        extra = 0 if b is None else 1
-        cols = _conv_cols(x, w.shape[2:], stride, padding, (OH, OW), extra)  # (K+extra, N*L)
-        w2 = w.reshape(O, K)
-        if b is not None:
-            cols[K] = 1
-            w2 = np.concatenate([w2, b.reshape(O, 1).astype(w.dtype, copy=False)], axis=1)
-        y = _gemm_2d(w2, cols.reshape(K + extra, N, L).swapaxes(0, 1))  # (N, O, L)
-        y = y.reshape(N, O, OH, OW)
-        return (y, cols[:K]) if keep_cols else y  # cols[:K]: the first K rows, contiguous
-    # Otherwise one GEMM per chunk of images (_CONV_CHUNK_BYTES), y_nlo = cols^T @ W^T
-    # (images*L x O): the long images*L axis as the GEMM's M runs faster than as its N (fewer
-    # ragged tiles, thread split along M). The (n, L, O) -> (n, O, L) transpose is fused with
-    # the bias add.
-    bias = None if b is None else _contiguous(b)
+    K = w[0].size
+    # Implicit GEMM (gemm.conv2d_forward_implicit): the GEMM packs its panels straight from
+    # the (padded) image and writes y in place, bias folded in as an extra column of the
+    # weights. No im2col matrix (17.8 MB for conv2 32->64 13x13 at N=128) and no layout pass
+    # over y: both took as long as the GEMM itself. Padding costs one copy of x, 1/(KH*KW) of
+    # what the column matrix would.
+    wk = w.reshape(O, K)
+    if b is not None:
+        wk = np.concatenate([wk, b.reshape(O, 1).astype(w.dtype, copy=False)], axis=1)
     y = np.empty((N, O, OH, OW), dtype=x.dtype)
-    nb = _chunk_images(N, K, L, x.itemsize)
-    if nb < N:
-        # Several chunks: their columns are not kept (the weight gradient rebuilds them chunk
-        # by chunk, which is cheaper than holding the whole matrix; see conv2d_grad_weight).
-        w2 = w.reshape(O, K)
-        for n0, m in _chunks(N, nb):
-            cols = _conv_cols(x[n0:n0 + m], w.shape[2:], stride, padding, (OH, OW))
-            y_nlo = _gemm_2d(cols, w2, trans_a=True, trans_b=True)  # (m*L, O)
-            _conv.transpose12(y_nlo.reshape(m, L, O), y[n0:n0 + m].reshape(m, O, L), bias)
-        return (y, None) if keep_cols else y
-    cols = _conv_cols(x, w.shape[2:], stride, padding, (OH, OW))  # (K, N*L)
-    y_nlo = _gemm_2d(cols, w.reshape(O, K), trans_a=True, trans_b=True)  # (N*L, O)
-    _conv.transpose12(y_nlo.reshape(N, L, O), y.reshape(N, O, L), bias)
-    return (y, cols) if keep_cols else y
+    _gemm.conv2d_forward_implicit(_padded(x, padding), wk, y, tuple(w.shape[2:]), tuple(stride),
+                                  b is not None)
+    return (y, None) if keep_cols else y
 
 
 def conv2d_grad_input(gy, w, x_shape, stride, padding):
@@ -264,17 +254,16 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, *, cols=None):
     x, gy = _contiguous(x), _contiguous(gy)
     N, O, OH, OW = gy.shape
     K, L = int(np.prod(w_shape[1:])), OH * OW
-    nb = _chunk_images(N, K, L, x.itemsize)
-    if cols is None and O * L * K >= _CONV_PER_IMAGE_WORK and nb < N:
-        # Chunks of images, as conv2d_forward's (which keeps no columns then): each chunk's
-        # columns rebuilt from x and used while still in the caches, the products summed.
-        # gw.T = cols @ gy_t.T rather than gw = gy_t @ cols.T: the same product, but the long
-        # axis is contracted with the wide matrix on the left, which the GEMM runs faster
-        # (measured: about 4.6 vs 7.4 ms for the 32->64 channel layer at batch 128).
-        gw_t = np.zeros((K, O), dtype=x.dtype)
-        for n0, m in _chunks(N, nb):
-            cols = _conv_cols(x[n0:n0 + m], w_shape[2:], stride, padding, gy.shape[2:])
-            gw_t += _gemm_2d(cols, _images_last(gy[n0:n0 + m]), trans_b=True)  # (K, O)
+    if cols is None and _gemm is not None and O * L * K >= _CONV_PER_IMAGE_WORK:
+        # Implicit GEMM (gemm.conv2d_grad_weight_implicit): gw.T = X @ G with both operands
+        # packed straight from the (padded) x and from gy, the pixels split between the
+        # threads. Measured for conv2 32->64 13x13 at N=128 (2 threads, Zen 3): 12.2 -> 5.8 ms
+        # against chunked im2col + a copy of gy to (O, N*L) + GEMM. Below the per-image
+        # threshold (few input channels, K = 9 for the first layer) the batched per-image
+        # GEMM below stays faster.
+        gw_t = np.empty((K, O), dtype=x.dtype)
+        _gemm.conv2d_grad_weight_implicit(_padded(x, padding), gy, gw_t, tuple(w_shape[2:]),
+                                          tuple(stride))
         return np.ascontiguousarray(gw_t.T).reshape(tuple(w_shape))
     if cols is None:
         cols = _conv_cols(x, w_shape[2:], stride, padding, gy.shape[2:])  # (K, N*L)
@@ -288,7 +277,7 @@ def conv2d_grad_weight(x, gy, w_shape, stride, padding, *, cols=None):
         parts = _gemm_2d(gy.reshape(N, O, L), cols.reshape(K, N, L).swapaxes(0, 1),
                          trans_b=True)  # (N, O, K)
         return parts.sum(axis=0).reshape(tuple(w_shape))
-    gw_t = _gemm_2d(cols, _images_last(gy), trans_b=True)  # (K, O), as in the chunks above
+    gw_t = _gemm_2d(cols, _images_last(gy), trans_b=True)  # (K, O)
     return np.ascontiguousarray(gw_t.T).reshape(tuple(w_shape))
 
 

@@ -55,8 +55,9 @@ def _numpy_product(a, b, spec):
     return a, b
 
 
-_GEMM_KINDS = {"conv2d_forward": "conv fwd", "conv2d_grad_input": "conv dX",
-               "conv2d_grad_weight": "conv dW", "matmul": "matmul"}
+# (The conv forward issues no matmul: it is an implicit GEMM, gemm.conv2d_forward_implicit.)
+_GEMM_KINDS = {"conv2d_grad_input": "conv dX", "conv2d_grad_weight": "conv dW",
+               "matmul": "matmul"}
 
 
 class _GemmRecorder:

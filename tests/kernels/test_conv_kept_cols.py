@@ -87,23 +87,45 @@ def test_wrong_cols_are_refused(device):
     _, cols = kernels.conv2d_forward(x, w, None, (1, 1), (0, 0), keep_cols=True)
     other = xp.zeros((2, 3, 7, 7), np.float32)  # another input: other columns
     _, wrong = kernels.conv2d_forward(other, w, None, (1, 1), (0, 0), keep_cols=True)
+    if cols is None:
+        # This backend keeps no columns (the CPU's implicit GEMM builds none); an array passed
+        # as cols is checked all the same.
+        assert wrong is None
+        wrong = xp.zeros((3, 5), np.float32)
+    else:
+        with pytest.raises(ValueError, match=r"conv2d_grad_weight: cols"):
+            kernels.conv2d_grad_weight(x, gy, w.shape, (1, 1), (0, 0),
+                                       cols=cols.astype(np.float64))
     with pytest.raises(ValueError, match=r"conv2d_grad_weight: cols .* are not the columns"):
         kernels.conv2d_grad_weight(x, gy, w.shape, (1, 1), (0, 0), cols=wrong)
-    with pytest.raises(ValueError, match=r"conv2d_grad_weight: cols"):
-        kernels.conv2d_grad_weight(x, gy, w.shape, (1, 1), (0, 0), cols=cols.astype(np.float64))
     with pytest.raises(TypeError, match=r"conv2d_grad_weight: cols must be the array"):
         kernels.conv2d_grad_weight(x, gy, w.shape, (1, 1), (0, 0), cols=[1, 2])
 
 
-def test_conv_op_keeps_cols_only_for_the_weight_gradient_and_frees_them():
+def test_conv_op_keeps_cols_only_for_the_weight_gradient_and_frees_them(monkeypatch):
     from minigrad.ops.conv import Conv2d
 
+    # The op's logic, on kernels that do keep their columns (the reference's; the CPU's
+    # implicit GEMM keeps none): the forward's columns reach the weight gradient.
+    from minigrad.autograd import Context
+    from minigrad.backend import interface
+
+    seen = []
+
+    def grad_weight(x, gy, w_shape, stride, padding, *, cols=None):
+        seen.append(cols)
+        return ref.conv2d_grad_weight(x, gy, w_shape, stride, padding, cols=cols)
+
+    table = interface.build_table("cpu", {"conv2d_grad_weight": grad_weight}, source="test")
+    monkeypatch.setattr(Context, "kernels", property(lambda ctx: table))
     x = mg.randn(2, 3, 6, 6)
     w = mg.randn(4, 3, 3, 3, requires_grad=True)
     y = mg.nn.functional.conv2d(x, w)
     ctx = y.grad_fn.ctx
     assert ctx.kept is not None  # w needs its gradient: the columns are kept
+    kept = ctx.kept
     y.sum().backward()
+    assert len(seen) == 1 and seen[0] is kept  # ... and used by the weight gradient
     assert ctx.kept is None  # freed with the graph
     np.testing.assert_allclose(
         w.grad.numpy(), ref.conv2d_grad_weight(x.numpy(), np.ones((2, 4, 4, 4), np.float32),

@@ -96,6 +96,9 @@ WIN = ((3, 3), (2, 2), (1, 1))
 X = (2, 3, 5, 5)
 COLS = (2, 27, 9)
 Y = (2, 3, 3, 3)
+# gemm.conv2d_forward_implicit: no padding, bias column, 2 x 4 x 2 x 2 output
+IWIN = ((3, 3), (2, 2), True)
+IY = (2, 4, 2, 2)
 
 
 def cols_sharing_x():
@@ -135,6 +138,48 @@ CASES = {
         (ValueError, lambda: (x4(4), x4(4, 2))),
         (ValueError, lambda: (x4(3, 4), x4(5, 2))),
         (ValueError, lambda: (x4(2, 3, 4), x4(3, 4, 2))),
+    ],
+    # x (2, 3, 5, 5), wk (4, 27 + 1 bias column), kernel 3x3, stride 2 -> y (2, 4, 2, 2)
+    ("gemm", "conv2d_forward_implicit"): [
+        (TypeError, lambda: (x4(*X).tolist(), x4(4, 28), np.empty(IY, F32), *IWIN)),
+        (TypeError, lambda: (x4(*X), x4(4, 28, dtype=F64), np.empty(IY, F32), *IWIN)),
+        (TypeError, lambda: (x4(*X, dtype=np.float16), x4(4, 28, dtype=np.float16),
+                             np.empty(IY, np.float16), *IWIN)),
+        (TypeError, lambda: (x4(*X), x4(4, 28), np.empty(IY, F32), (3, 3.5), (2, 2), True)),
+        (TypeError, lambda: (x4(*X), x4(4, 28), np.empty(IY, F32), 3, (2, 2), True)),
+        (ValueError, lambda: (x4(2, 3, 5), x4(4, 28), np.empty(IY, F32), *IWIN)),
+        (ValueError, lambda: (x4(2, 3, 5, 10)[..., ::2], x4(4, 28), np.empty(IY, F32), *IWIN)),
+        (ValueError, lambda: (x4(*X), x4(4, 27), np.empty(IY, F32), *IWIN)),  # no bias column
+        (ValueError, lambda: (x4(*X), x4(4, 28), np.empty((2, 4, 3, 3), F32), *IWIN)),
+        (ValueError, lambda: (x4(*X), x4(4, 28), np.empty((2, 4, 4, 2), F32)[:, :, ::2],
+                              *IWIN)),
+        (ValueError, lambda: (x4(*X), x4(4, 28), read_only(np.empty(IY, F32)), *IWIN)),
+        (ValueError, lambda: (x4(*X), x4(4, 28), np.empty(IY, F32), (6, 3), (2, 2), True)),
+        (ValueError, lambda: (x4(*X), x4(4, 28), np.empty(IY, F32), (3, 3), (0, 2), True)),
+        (ValueError, lambda: (lambda buf: (buf[:150].reshape(X), x4(4, 28),
+                                           buf[118:150].reshape(IY), *IWIN))(x4(150))),
+        (ValueError, lambda: (lambda buf: (x4(*X), buf[:112].reshape(4, 28),
+                                           buf[96:128].reshape(IY), *IWIN))(x4(128))),
+    ],
+    # x (2, 3, 5, 5), gy (2, 4, 2, 2), kernel 3x3, stride 2 -> gwt (27, 4)
+    ("gemm", "conv2d_grad_weight_implicit"): [
+        (TypeError, lambda: (x4(*X).tolist(), x4(*IY), np.empty((27, 4), F32), (3, 3), (2, 2))),
+        (TypeError, lambda: (x4(*X), x4(*IY, dtype=F64), np.empty((27, 4), F32), (3, 3), (2, 2))),
+        (TypeError, lambda: (x4(*X), x4(*IY), np.empty((27, 4), F32), (3, 3), (2.0, 2))),
+        (ValueError, lambda: (x4(*X), x4(2, 4, 2), np.empty((27, 4), F32), (3, 3), (2, 2))),
+        (ValueError, lambda: (x4(*X), x4(2, 4, 2, 4)[..., ::2], np.empty((27, 4), F32), (3, 3),
+                              (2, 2))),
+        (ValueError, lambda: (x4(*X), x4(2, 4, 3, 3), np.empty((27, 4), F32), (3, 3), (2, 2))),
+        (ValueError, lambda: (x4(*X), x4(*IY), np.empty((4, 27), F32), (3, 3), (2, 2))),
+        (ValueError, lambda: (x4(*X), x4(*IY), np.empty((27, 8), F32)[:, ::2], (3, 3), (2, 2))),
+        (ValueError, lambda: (x4(*X), x4(*IY), read_only(np.empty((27, 4), F32)), (3, 3),
+                              (2, 2))),
+        (ValueError, lambda: (x4(*X), x4(*IY), np.empty((27, 4), F32), (3, 6), (2, 2))),
+        (ValueError, lambda: (x4(*X), x4(*IY), np.empty((27, 4), F32), (3, 3), (2, -1))),
+        (ValueError, lambda: (lambda buf: (buf[:150].reshape(X), x4(*IY),
+                                           buf[40:148].reshape(27, 4), (3, 3), (2, 2)))(x4(150))),
+        (ValueError, lambda: (lambda buf: (x4(*X), buf[:32].reshape(IY),
+                                           buf[20:128].reshape(27, 4), (3, 3), (2, 2)))(x4(128))),
     ],
     ("conv", "im2col"): [
         (TypeError, lambda: (x4(*X).tolist(), np.empty(COLS, F32), *WIN)),

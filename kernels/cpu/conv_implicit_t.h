@@ -1,0 +1,333 @@
+/*
+ * conv_implicit_t.h -- type-generic implicit-GEMM convolution forward; included from
+ * gemm_driver.h next to gemm_driver_t.h, with the same MG_T / MG_FN / MG_KFIELD macros.
+ * No include guard on purpose.
+ *
+ * What it computes (x already padded by the caller, so no bounds tests here):
+ *   y[n, o, oh, ow] = sum_k Wk[o, k] * X(k, q)  (+ Wk[o, Kimg] when has_bias)
+ * where q = n*L + oh*OW + ow (L = OH*OW) numbers the output pixels of the whole batch and
+ *   X(k, q) = x[n, c, oh*sh + i, ow*sw + j],   k = (c*KH + i)*KW + j,
+ * is the im2col matrix -- never written out.  X(k, q) = x[ktab[k] + qoff(q)] with
+ *   ktab[k] = c*H*W + i*W + j   and   qoff(q) = n*C*H*W + oh*sh*W + ow*sw,
+ * so the B packer gathers each micro-panel (kc x NR) straight from the image: no column
+ * matrix of K x N*L elements to write and read back, which took as long as the GEMM.
+ * With has_bias the packer adds a row of ones (k == Kimg) and Wk carries the bias as its
+ * last column, so the bias costs one extra k step instead of a pass over y.
+ *
+ * Loop order (M = O is small, the pixels are many):
+ *   pack all of Wk once per thread (ceil(O/MR) panels per k block; a few tens of KB, L2)
+ *   for each NR-wide panel of pixels in this thread's share:
+ *     for each k block: pack the kc x NR B micro-panel from x (L1), run the MR-tall tiles
+ * Each output tile is finished (all k blocks) while it is in L1.  A panel whose NR pixels
+ * lie in one image is a plain (O x NR) block of y[n] with row stride L: the micro-kernel
+ * writes it in place.  Ragged tiles (last rows of O, the last panel, a panel that crosses
+ * an image boundary) go through the scratch tile and a scatter.
+ */
+
+#ifndef MG_CONV_MAX_RUNS
+#define MG_CONV_MAX_RUNS 4 /* more runs than this per panel: the element-wise gather */
+#endif
+
+static inline __attribute__((always_inline)) void
+MG_FN(mg_conv_pack_b_nr)(ptrdiff_t kc, ptrdiff_t p0, ptrdiff_t kimg, ptrdiff_t n,
+                         const int64_t *qoff, int nruns, const int *rstart, const int64_t *roff,
+                         const int64_t *ktab, const MG_T *x, MG_T *dst, const int NR)
+{
+    ptrdiff_t p, j;
+    int r;
+    /* rows of the image part, then the bias row of ones (k == kimg) if this block has it */
+    const ptrdiff_t kx = mg_min(kc, mg_max(0, kimg - p0));
+    if (nruns > 0) {
+        /* the panel's pixels form nruns runs of consecutive elements of x: copy NR elements
+         * from the start of each run, in order, so a later run overwrites the tail of the
+         * one before; the copy past a row's end lands in the next row (written after it) or
+         * in the buffer's NR elements of slack */
+        for (p = 0; p < kx; p++) {
+            const MG_T *s = x + ktab[p0 + p];
+            MG_T *d = dst + p * NR;
+            for (r = 0; r < nruns; r++) memcpy(d + rstart[r], s + roff[r], NR * sizeof(MG_T));
+        }
+    } else if (n == NR) {
+        int64_t q[MG_MAX_NR];
+        for (j = 0; j < NR; j++) q[j] = qoff[j];
+        for (p = 0; p < kx; p++) {
+            const MG_T *s = x + ktab[p0 + p];
+            for (j = 0; j < NR; j++) dst[p * NR + j] = s[q[j]];
+        }
+    } else {
+        for (p = 0; p < kx; p++) {
+            const MG_T *s = x + ktab[p0 + p];
+            for (j = 0; j < n; j++) dst[p * NR + j] = s[qoff[j]];
+            for (; j < NR; j++) dst[p * NR + j] = (MG_T)0;
+        }
+    }
+    for (p = kx; p < kc; p++) {
+        for (j = 0; j < n; j++) dst[p * NR + j] = (MG_T)1; /* the bias row */
+        for (; j < NR; j++) dst[p * NR + j] = (MG_T)0;
+    }
+}
+
+/* Pack the kc x NR micro-panel of X for k in [p0, p0 + kc) and the n <= NR pixels whose
+ * offsets qoff holds: dst[p*NR + j] = X(p0 + p, pixel j), ones for the bias row k == kimg,
+ * zeros past n.  Specialised on the compile-time NR, as mg_pack_b. */
+static void MG_FN(mg_conv_pack_b)(ptrdiff_t kc, ptrdiff_t p0, ptrdiff_t kimg, ptrdiff_t n,
+                                  const int64_t *qoff, int nruns, const int *rstart,
+                                  const int64_t *roff, const int64_t *ktab, const MG_T *x,
+                                  MG_T *dst, int nr)
+{
+    switch (nr) {
+    case 32: MG_FN(mg_conv_pack_b_nr)(kc, p0, kimg, n, qoff, nruns, rstart, roff, ktab, x, dst, 32); break;
+    case 16: MG_FN(mg_conv_pack_b_nr)(kc, p0, kimg, n, qoff, nruns, rstart, roff, ktab, x, dst, 16); break;
+    case 8: MG_FN(mg_conv_pack_b_nr)(kc, p0, kimg, n, qoff, nruns, rstart, roff, ktab, x, dst, 8); break;
+    default: break; /* unreachable: every descriptor uses one of the above */
+    }
+}
+
+/* Returns 0, or -1 when a buffer could not be allocated.  Preconditions (checked by the
+ * Cython wrapper): all sizes >= 1, OH = (H - KH)/sh + 1 and OW = (W - KW)/sw + 1, x is
+ * C-contiguous (N, C, H, W), wk C-contiguous (O, kw_cols) with kw_cols = C*KH*KW + has_bias,
+ * y C-contiguous (N, O, OH, OW), no overlap of y with x or wk. */
+static int MG_FN(mg_conv_fwd_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
+                                       ptrdiff_t O, ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh,
+                                       ptrdiff_t sw, ptrdiff_t OH, ptrdiff_t OW, int has_bias,
+                                       const MG_T *x, const MG_T *wk, MG_T *y)
+{
+    const mg_gemm_cfg *fcfg, *dcfg, *cfg;
+    const ptrdiff_t kimg = C * KH * KW, ktot = kimg + (has_bias ? 1 : 0);
+    const ptrdiff_t L = OH * OW, P = N * L;
+    ptrdiff_t nkb, KC, mpad, tiles, k;
+    int64_t *ktab, kmax, xsize;
+    int err = 0, nt;
+
+    mg_gemm_cfgs(&fcfg, &dcfg);
+    cfg = sizeof(MG_T) == sizeof(float) ? fcfg : dcfg;
+    /* k blocks of equal size, at most cfg->kc (as mg_gemm_serial) */
+    nkb = (ktot + cfg->kc - 1) / cfg->kc;
+    KC = mg_round_up((ktot + nkb - 1) / nkb, 4);
+    mpad = mg_round_up(O, cfg->mr);
+    tiles = (P + cfg->nr - 1) / cfg->nr;
+
+    xsize = (int64_t)(N * C * H * W);
+    ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
+    if (!ktab) return -1;
+    for (k = 0; k < kimg; k++) {
+        const ptrdiff_t c = k / (KH * KW), i = (k / KW) % KH, j = k % KW;
+        ktab[k] = (int64_t)(c * H * W + i * W + j);
+    }
+    kmax = ktab[kimg - 1];
+
+    nt = mg_num_threads_now();
+    if ((double)O * (double)P * (double)ktot < (double)MG_PAR_MIN_WORK) nt = 1;
+    if (nt > tiles) nt = (int)tiles;
+    if (nt < 1) nt = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        const int mr = cfg->mr, nr = cfg->nr;
+        const int t = mg_thread_num(), team = mg_team_size();
+        long long lo, hi, tile;
+        ptrdiff_t pc, ir, i, j;
+        int64_t qoff[MG_MAX_NR], yoff[MG_MAX_NR], roff[MG_MAX_NR];
+        int rstart[MG_MAX_NR], nruns;
+        MG_T tile_buf[MG_MAX_MR * MG_MAX_NR] __attribute__((aligned(64)));
+        MG_T *pa = (MG_T *)mg_pack_buffer(0, (size_t)(mpad * ktot) * sizeof(MG_T));
+        MG_T *pb = (MG_T *)mg_pack_buffer(1, (size_t)(nr * KC + nr) * sizeof(MG_T)); /* + slack */
+        mg_note_team();
+        if (!pa || !pb) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            err = -1;
+        } else {
+            /* Wk, every k block: block pc starts at pa + mpad*pc, its panels MR*kc apart */
+            for (pc = 0; pc < ktot; pc += KC)
+                MG_FN(mg_pack_a)(O, mg_min(KC, ktot - pc), wk + pc, ktot, 1, pa + mpad * pc, mr);
+            mg_share(tiles, team, t, &lo, &hi);
+            for (tile = lo; tile < hi; tile++) {
+                const ptrdiff_t q0 = (ptrdiff_t)tile * nr, n = mg_min(nr, P - q0);
+                const ptrdiff_t img0 = q0 / L;
+                const int direct = n == nr && (q0 + n - 1) / L == img0;
+                for (j = 0; j < n; j++) {
+                    const ptrdiff_t q = q0 + j, img = q / L, l = q % L;
+                    qoff[j] = (int64_t)(img * C * H * W + (l / OW) * sh * W + (l % OW) * sw);
+                    yoff[j] = (int64_t)(img * O * L + l);
+                }
+                /* runs of consecutive offsets (stride-1 pixels of one output row); a full
+                 * panel of few runs whose NR-element copies stay inside x takes the copy path */
+                nruns = 0;
+                for (j = 0; j < n && nruns <= MG_CONV_MAX_RUNS; j++)
+                    if (j == 0 || qoff[j] != qoff[j - 1] + 1) {
+                        if (nruns < MG_CONV_MAX_RUNS) { rstart[nruns] = (int)j; roff[nruns] = qoff[j]; }
+                        nruns++;
+                    }
+                if (n < nr || nruns > MG_CONV_MAX_RUNS || roff[nruns - 1] + kmax + nr > xsize)
+                    nruns = 0;
+                for (pc = 0; pc < ktot; pc += KC) {
+                    const ptrdiff_t kc = mg_min(KC, ktot - pc);
+                    const MG_T *pa_k = pa + mpad * pc;
+                    MG_FN(mg_conv_pack_b)(kc, pc, kimg, n, qoff, nruns, rstart, roff, ktab, x, pb, nr);
+                    for (ir = 0; ir < O; ir += mr) {
+                        const ptrdiff_t m = mg_min(mr, O - ir);
+                        const MG_T *a = pa_k + ir * kc;
+                        if (direct && m == mr) {
+                            cfg->MG_KFIELD(kc, a, pb, y + img0 * O * L + ir * L + (q0 - img0 * L),
+                                           L, pc > 0);
+                            continue;
+                        }
+                        cfg->MG_KFIELD(kc, a, pb, tile_buf, nr, 0);
+                        for (i = 0; i < m; i++) {
+                            MG_T *yrow = y + (ir + i) * L;
+                            const MG_T *trow = tile_buf + i * nr;
+                            if (pc > 0)
+                                for (j = 0; j < n; j++) yrow[yoff[j]] += trow[j];
+                            else
+                                for (j = 0; j < n; j++) yrow[yoff[j]] = trow[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(ktab);
+    return err;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Implicit-GEMM weight gradient:
+ *   gwt[k, o] = sum_q X(k, q) * gy[n, o, l]      (q = n*L + l, X as above, x padded)
+ * i.e. gwt = X @ G with G(q, o) = gy[goff(q) + o*L], goff(q) = n*O*L + l: a GEMM of
+ * M = Kimg rows, N = O columns and the pixels as its long contraction.  Both operands are
+ * packed straight from x and gy (no column matrix, no (O, N*L) copy of gy).  The threads
+ * split the pixels (a K split of the GEMM): each sums its share into a private Kimg x O
+ * partial, thread 0 into gwt itself, and the partials are added at the end.
+ * ---------------------------------------------------------------------------------- */
+
+/* A block: rows k0 .. k0+mc of X, pixels whose offsets qoff[0..kc) holds, into MR-tall
+ * panels: dst[panel*MR*kc + p*MR + i] = X(k0 + panel*MR + i, pixel p); rows past mc zero. */
+static void MG_FN(mg_conv_pack_x_rows)(ptrdiff_t mc, ptrdiff_t kc, const int64_t *ktab,
+                                       const int64_t *qoff, const MG_T *x, MG_T *dst, int mr)
+{
+    ptrdiff_t ir, i, p;
+    for (ir = 0; ir < mc; ir += mr) {
+        const ptrdiff_t m = mg_min(mr, mc - ir);
+        for (i = 0; i < m; i++) {
+            const MG_T *s = x + ktab[ir + i];
+            for (p = 0; p < kc; p++) dst[p * mr + i] = s[qoff[p]];
+        }
+        for (; i < mr; i++)
+            for (p = 0; p < kc; p++) dst[p * mr + i] = (MG_T)0;
+        dst += (ptrdiff_t)mr * kc;
+    }
+}
+
+/* B block: G for the kc pixels whose gy offsets goff holds, all O channels, into NR-wide
+ * panels: dst[panel*NR*kc + p*NR + j] = gy[goff[p] + (panel*NR + j)*L]; columns past O zero. */
+static void MG_FN(mg_conv_pack_gy)(ptrdiff_t kc, ptrdiff_t O, ptrdiff_t L, const int64_t *goff,
+                                   const MG_T *gy, MG_T *dst, int nr)
+{
+    ptrdiff_t jr, j, p;
+    for (jr = 0; jr < O; jr += nr) {
+        const ptrdiff_t n = mg_min(nr, O - jr);
+        for (j = 0; j < n; j++) {
+            const MG_T *s = gy + (jr + j) * L;
+            for (p = 0; p < kc; p++) dst[p * nr + j] = s[goff[p]];
+        }
+        for (; j < nr; j++)
+            for (p = 0; p < kc; p++) dst[p * nr + j] = (MG_T)0;
+        dst += (ptrdiff_t)nr * kc;
+    }
+}
+
+/* gwt (Kimg x O, C-contiguous) = X @ G.  Preconditions as mg_conv_fwd_implicit (x padded,
+ * OH/OW consistent, gy (N, O, OH, OW) C-contiguous, gwt not overlapping x or gy).
+ * Returns 0, or -1 when a buffer could not be allocated. */
+static int MG_FN(mg_conv_dw_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
+                                      ptrdiff_t O, ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh,
+                                      ptrdiff_t sw, ptrdiff_t OH, ptrdiff_t OW, const MG_T *x,
+                                      const MG_T *gy, MG_T *gwt)
+{
+    const mg_gemm_cfg *fcfg, *dcfg, *cfg;
+    const ptrdiff_t kimg = C * KH * KW, L = OH * OW, P = N * L;
+    ptrdiff_t MC, KC, NC, k;
+    int64_t *ktab;
+    int err = 0, nt;
+    MG_T *part[64];
+
+    mg_gemm_cfgs(&fcfg, &dcfg);
+    cfg = sizeof(MG_T) == sizeof(float) ? fcfg : dcfg;
+    MC = mg_min(cfg->mc, mg_round_up(kimg, cfg->mr));
+    NC = mg_round_up(O, cfg->nr); /* all of O in one B block: O is a layer's channel count */
+    KC = cfg->kc;
+    ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
+    if (!ktab) return -1;
+    for (k = 0; k < kimg; k++) {
+        const ptrdiff_t c = k / (KH * KW), i = (k / KW) % KH, j = k % KW;
+        ktab[k] = (int64_t)(c * H * W + i * W + j);
+    }
+    nt = mg_num_threads_now();
+    if ((double)kimg * (double)O * (double)P < (double)MG_PAR_MIN_WORK) nt = 1;
+    if (nt > 64) nt = 64;
+    if ((ptrdiff_t)nt > (P + KC - 1) / KC) nt = (int)((P + KC - 1) / KC);
+    if (nt < 1) nt = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        const int t = mg_thread_num(), team = mg_team_size();
+        long long lo, hi;
+        ptrdiff_t q0, ic, p, i, j;
+        int first = 1, e = 0, failed, s;
+        MG_T *pa = (MG_T *)mg_pack_buffer(0, (size_t)(MC * KC) * sizeof(MG_T));
+        MG_T *pb = (MG_T *)mg_pack_buffer(1, (size_t)(NC * KC) * sizeof(MG_T));
+        /* offsets of a block's pixels in x and gy: the last slot of the B buffer set would do,
+         * but a separate small allocation keeps the layouts plain */
+        int64_t *qoff = (int64_t *)malloc((size_t)(2 * KC) * sizeof(int64_t));
+        int64_t *goff = qoff ? qoff + KC : NULL;
+        mg_note_team();
+        part[t] = t == 0 ? gwt : (MG_T *)mg_pack_buffer(2, (size_t)(kimg * O) * sizeof(MG_T));
+        if (!pa || !pb || !qoff || !part[t]) e = -1;
+        /* this thread's pixels, in whole blocks of KC */
+        mg_share((P + KC - 1) / KC, team, t, &lo, &hi);
+        lo *= KC;
+        hi = mg_min(P, hi * KC);
+        if (!e) {
+            if (lo >= hi)
+                for (i = 0; i < kimg * O; i++) part[t][i] = (MG_T)0;
+            for (q0 = lo; q0 < hi; q0 += KC) {
+                const ptrdiff_t kc = mg_min(KC, hi - q0);
+                for (p = 0; p < kc; p++) {
+                    const ptrdiff_t q = q0 + p, img = q / L, l = q % L;
+                    qoff[p] = (int64_t)(img * C * H * W + (l / OW) * sh * W + (l % OW) * sw);
+                    goff[p] = (int64_t)(img * O * L + l);
+                }
+                MG_FN(mg_conv_pack_gy)(kc, O, L, goff, gy, pb, cfg->nr);
+                for (ic = 0; ic < kimg; ic += MC) {
+                    const ptrdiff_t mc = mg_min(MC, kimg - ic);
+                    MG_FN(mg_conv_pack_x_rows)(mc, kc, ktab + ic, qoff, x, pa, cfg->mr);
+                    MG_FN(mg_macro)(cfg, mc, O, kc, pa, pb, part[t] + ic * O, O, 1, !first);
+                }
+                first = 0;
+            }
+        }
+        if (e) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            err = e;
+        }
+        /* add the partials into gwt while every team thread (and its partial) is alive */
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp atomic read
+#endif
+        failed = err;
+        mg_share(kimg, team, t, &lo, &hi);
+        for (s = 1; s < team && !failed; s++)
+            for (i = lo; i < hi; i++)
+                for (j = 0; j < O; j++) gwt[i * O + j] += part[s][i * O + j];
+        free(qoff);
+    }
+    free(ktab);
+    return err;
+}
