@@ -217,6 +217,80 @@ MG_AVX2_KERNEL(mg_kernel_avx2_d, double, __m256d, 4, _mm256_load_pd, 6)
 #undef MG_Y_ACC
 #undef MG_Y_STORE
 
+/* ------------------------------------------------------------------------------------
+ * Dot-product kernels for small products whose operands both run along K
+ * (A row-major, B given as its transpose, e.g. x @ W^T of a small Linear layer):
+ *   C[i*rsc + j*csc] = sum_p A[i*rsa + p] * B[j*csb + p]
+ * Tiles of 4 rows x 3 columns, 12 vector accumulators along K, one horizontal sum each at
+ * the end.  No packing at all: for a product this small (below MG_PAR_MIN_WORK) packing
+ * both operands into panels cost more than the multiply-adds (128x10x128: 12 us against
+ * numpy's 8.5).  Ragged tiles repeat the last valid row/column and drop its results.
+ * ---------------------------------------------------------------------------------- */
+#define MG_DOT_KERNEL(NAME, T, VEC, VL, LOADU, FMADD, ZERO, HSUM)                          \
+    __attribute__((target("avx2,fma"))) static void NAME(                                 \
+        ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const T *A, ptrdiff_t rsa, const T *B,     \
+        ptrdiff_t csb, T *C, ptrdiff_t rsc, ptrdiff_t csc)                                \
+    {                                                                                     \
+        ptrdiff_t i0, j0, p, r, c;                                                        \
+        for (i0 = 0; i0 < M; i0 += 4) {                                                  \
+            const ptrdiff_t mi = M - i0 < 4 ? M - i0 : 4;                                 \
+            const T *a[4];                                                                \
+            for (r = 0; r < 4; r++) a[r] = A + (i0 + (r < mi ? r : mi - 1)) * rsa;        \
+            for (j0 = 0; j0 < N; j0 += 3) {                                              \
+                const ptrdiff_t nj = N - j0 < 3 ? N - j0 : 3;                             \
+                const T *b0 = B + j0 * csb, *b1 = B + (j0 + (nj > 1)) * csb,              \
+                        *b2 = B + (j0 + (nj > 2 ? 2 : nj - 1)) * csb;                     \
+                VEC s00 = ZERO(), s01 = ZERO(), s02 = ZERO(), s10 = ZERO(), s11 = ZERO(), \
+                    s12 = ZERO(), s20 = ZERO(), s21 = ZERO(), s22 = ZERO(), s30 = ZERO(), \
+                    s31 = ZERO(), s32 = ZERO();                                           \
+                T out[4][3];                                                              \
+                for (p = 0; p + VL <= K; p += VL) {                                       \
+                    const VEC v0 = LOADU(b0 + p), v1 = LOADU(b1 + p), v2 = LOADU(b2 + p); \
+                    VEC u = LOADU(a[0] + p);                                              \
+                    s00 = FMADD(u, v0, s00); s01 = FMADD(u, v1, s01); s02 = FMADD(u, v2, s02); \
+                    u = LOADU(a[1] + p);                                                  \
+                    s10 = FMADD(u, v0, s10); s11 = FMADD(u, v1, s11); s12 = FMADD(u, v2, s12); \
+                    u = LOADU(a[2] + p);                                                  \
+                    s20 = FMADD(u, v0, s20); s21 = FMADD(u, v1, s21); s22 = FMADD(u, v2, s22); \
+                    u = LOADU(a[3] + p);                                                  \
+                    s30 = FMADD(u, v0, s30); s31 = FMADD(u, v1, s31); s32 = FMADD(u, v2, s32); \
+                }                                                                         \
+                out[0][0] = HSUM(s00); out[0][1] = HSUM(s01); out[0][2] = HSUM(s02);      \
+                out[1][0] = HSUM(s10); out[1][1] = HSUM(s11); out[1][2] = HSUM(s12);      \
+                out[2][0] = HSUM(s20); out[2][1] = HSUM(s21); out[2][2] = HSUM(s22);      \
+                out[3][0] = HSUM(s30); out[3][1] = HSUM(s31); out[3][2] = HSUM(s32);      \
+                for (; p < K; p++)                                                        \
+                    for (r = 0; r < 4; r++) {                                             \
+                        out[r][0] += a[r][p] * b0[p];                                     \
+                        out[r][1] += a[r][p] * b1[p];                                     \
+                        out[r][2] += a[r][p] * b2[p];                                     \
+                    }                                                                     \
+                for (r = 0; r < mi; r++)                                                  \
+                    for (c = 0; c < nj; c++) C[(i0 + r) * rsc + (j0 + c) * csc] = out[r][c]; \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+__attribute__((target("avx2,fma"))) static inline float mg_hsum8_ps(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+__attribute__((target("avx2,fma"))) static inline double mg_hsum4_pd(__m256d v)
+{
+    __m128d x = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    x = _mm_add_sd(x, _mm_unpackhi_pd(x, x));
+    return _mm_cvtsd_f64(x);
+}
+
+MG_DOT_KERNEL(mg_dot_avx2_s, float, __m256, 8, _mm256_loadu_ps, _mm256_fmadd_ps,
+              _mm256_setzero_ps, mg_hsum8_ps)
+MG_DOT_KERNEL(mg_dot_avx2_d, double, __m256d, 4, _mm256_loadu_pd, _mm256_fmadd_pd,
+              _mm256_setzero_pd, mg_hsum4_pd)
+
 #endif /* MG_X86_SIMD */
 
 /* ------------------------------------------------------------------------------------

@@ -74,6 +74,21 @@ def test_trans_flags(isa, dt, ta, tb):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("m,n,k", [(128, 10, 128), (10, 128, 128), (1, 1, 32), (5, 7, 33),
+                                   (12, 300, 39), (301, 11, 47), (4, 3, 64), (13, 2, 1000)])
+def test_small_thin_products_along_k(isa, dt, m, n, k):
+    """a @ b.T with both operands contiguous along K, one side <= 12: the dot-product kernel
+    on SIMD ISAs (gemm_micro.h: ragged 4x3 tiles, K not a multiple of the vector width),
+    including operands whose rows are further apart than K (sliced views)."""
+    rng = np.random.default_rng(m * 1000 + n + k)
+    a, b = rand(rng, (m, k), dt), rand(rng, (n, k), dt)
+    check(a, b, tb=True)
+    a_wide, b_wide = rand(rng, (m, k + 5), dt), rand(rng, (n, k + 3), dt)
+    check(a_wide[:, 2:k + 2], b_wide[:, :k], tb=True)
+    check(rand(rng, (3, m, k), dt), b, tb=True)  # batched: one matrix per call of the kernel
+
+
+@pytest.mark.parametrize("dt", DTYPES)
 def test_strided_views_no_copy_needed(isa, dt):
     rng = np.random.default_rng(2)
     big_a = rand(rng, (90, 140), dt)
