@@ -331,3 +331,121 @@ static int MG_FN(mg_conv_dw_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptr
     free(ktab);
     return err;
 }
+
+/* ------------------------------------------------------------------------------------
+ * Implicit-GEMM input gradient:
+ *   gx[n, c, oh*sh + i, ow*sw + j] += sum_o W[o, k] * gy[n, o, l]   (k = (c*KH + i)*KW + j)
+ * i.e. the gradient columns GC = W^T @ G^T (Kimg x pixels) summed into the image as col2im
+ * would -- but a tile at a time, straight from the micro-kernel's scratch tile while it is in
+ * L1: no (Kimg, N*L) gradient-column matrix, no (O, N*L) copy of gy.  A = W^T is packed once
+ * per thread; each NR-pixel panel of gy (O x NR) is packed and multiplied by every MR-row
+ * tile of A.  The threads split whole images, so no two threads add into the same gx pixel.
+ * gx is the padded input's gradient (the caller crops it) and is zeroed here.
+ * ---------------------------------------------------------------------------------- */
+static int MG_FN(mg_conv_dx_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
+                                      ptrdiff_t O, ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh,
+                                      ptrdiff_t sw, ptrdiff_t OH, ptrdiff_t OW, const MG_T *w,
+                                      const MG_T *gy, MG_T *gx)
+{
+    const mg_gemm_cfg *fcfg, *dcfg, *cfg;
+    const ptrdiff_t kimg = C * KH * KW, L = OH * OW, chw = C * H * W;
+    ptrdiff_t nkb, KC, mpad, k;
+    int64_t *ktab;
+    int err = 0, nt;
+
+    mg_gemm_cfgs(&fcfg, &dcfg);
+    cfg = sizeof(MG_T) == sizeof(float) ? fcfg : dcfg;
+    nkb = (O + cfg->kc - 1) / cfg->kc; /* the contraction runs over the O channels */
+    KC = mg_round_up((O + nkb - 1) / nkb, 4);
+    mpad = mg_round_up(kimg, cfg->mr);
+    ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
+    if (!ktab) return -1;
+    for (k = 0; k < kimg; k++) {
+        const ptrdiff_t c = k / (KH * KW), i = (k / KW) % KH, j = k % KW;
+        ktab[k] = (int64_t)(c * H * W + i * W + j);
+    }
+    nt = mg_num_threads_now();
+    if ((double)kimg * (double)O * (double)N * (double)L < (double)MG_PAR_MIN_WORK) nt = 1;
+    if (nt > N) nt = (int)N;
+    if (nt < 1) nt = 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        const int mr = cfg->mr, nr = cfg->nr;
+        const int t = mg_thread_num(), team = mg_team_size();
+        long long lo, hi;
+        ptrdiff_t q0, qbeg, qend, pc, ir, i, j, p;
+        int64_t qoff[MG_MAX_NR], goff[MG_MAX_NR], roff[MG_MAX_NR];
+        int rstart[MG_MAX_NR + 1], nruns, r;
+        MG_T tile_buf[MG_MAX_MR * MG_MAX_NR] __attribute__((aligned(64)));
+        MG_T *pa = (MG_T *)mg_pack_buffer(0, (size_t)(mpad * O) * sizeof(MG_T));
+        MG_T *pb = (MG_T *)mg_pack_buffer(1, (size_t)(nr * KC) * sizeof(MG_T));
+        mg_note_team();
+        mg_share(N, team, t, &lo, &hi); /* whole images */
+        if (!pa || !pb) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            err = -1;
+        } else if (lo < hi) {
+            memset(gx + lo * chw, 0, (size_t)((hi - lo) * chw) * sizeof(MG_T));
+            /* A = W^T (A(k, o) = w[o*kimg + k]), every block of the O contraction */
+            for (pc = 0; pc < O; pc += KC)
+                MG_FN(mg_pack_a)(kimg, mg_min(KC, O - pc), w + pc * kimg, 1, kimg,
+                                 pa + mpad * pc, mr);
+            /* panels aligned to multiples of NR from the batch's first pixel, cut at this
+             * thread's ends: every gx element then receives its terms in the same order
+             * whatever the thread count (bit-identical results with 1 and 2 threads) */
+            qbeg = (ptrdiff_t)lo * L;
+            qend = (ptrdiff_t)hi * L;
+            for (q0 = qbeg / nr * nr; q0 < qend; q0 += nr) {
+                const ptrdiff_t qa = mg_max(q0, qbeg), n = mg_min(q0 + nr, qend) - qa;
+                for (j = 0; j < n; j++) {
+                    const ptrdiff_t q = qa + j, img = q / L, l = q % L;
+                    qoff[j] = (int64_t)(img * chw + (l / OW) * sh * W + (l % OW) * sw);
+                    goff[j] = (int64_t)(img * O * L + l);
+                }
+                /* runs of pixels consecutive in gx (stride 1 along a row): the tile's rows are
+                 * added run by run, contiguous pieces the compiler vectorises */
+                nruns = 0;
+                for (j = 0; j < n; j++)
+                    if (j == 0 || qoff[j] != qoff[j - 1] + 1) {
+                        rstart[nruns] = (int)j;
+                        roff[nruns++] = qoff[j];
+                    }
+                rstart[nruns] = (int)n;
+                for (ir = 0; ir < kimg; ir += mr) {
+                    const ptrdiff_t m = mg_min(mr, kimg - ir);
+                    for (pc = 0; pc < O; pc += KC) {
+                        const ptrdiff_t kc = mg_min(KC, O - pc);
+                        if (ir == 0 || nkb > 1) {
+                            /* the gy panel: dst[p*NR + j] = gy[goff[j] + (pc + p)*L] (packed
+                             * once per panel when O is one block) */
+                            for (p = 0; p < kc; p++) {
+                                const MG_T *s = gy + (pc + p) * L;
+                                MG_T *d = pb + p * nr;
+                                for (j = 0; j < n; j++) d[j] = s[goff[j]];
+                                for (; j < nr; j++) d[j] = (MG_T)0;
+                            }
+                        }
+                        cfg->MG_KFIELD(kc, pa + mpad * pc + ir * kc, pb, tile_buf, nr, pc > 0);
+                    }
+                    /* col2im of the tile: row i is window element k = ir + i */
+                    for (i = 0; i < m; i++) {
+                        MG_T *g = gx + ktab[ir + i];
+                        const MG_T *trow = tile_buf + i * nr;
+                        for (r = 0; r < nruns; r++) {
+                            MG_T *gr = g + roff[r];
+                            const MG_T *tr = trow + rstart[r];
+                            const ptrdiff_t len = rstart[r + 1] - rstart[r];
+                            for (j = 0; j < len; j++) gr[j] += tr[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    free(ktab);
+    return err;
+}

@@ -44,6 +44,14 @@ cdef extern from "gemm_micro.h" nogil:
                               ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh, ptrdiff_t sw,
                               ptrdiff_t OH, ptrdiff_t OW, const double *x, const double *gy,
                               double *gwt)
+    int mg_conv_dx_implicit_s(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t O,
+                              ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh, ptrdiff_t sw,
+                              ptrdiff_t OH, ptrdiff_t OW, const float *w, const float *gy,
+                              float *gx)
+    int mg_conv_dx_implicit_d(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t O,
+                              ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t sh, ptrdiff_t sw,
+                              ptrdiff_t OH, ptrdiff_t OW, const double *w, const double *gy,
+                              double *gx)
     int mg_gemm_set_isa(int isa)
     int mg_gemm_get_isa()
     int mg_gemm_max_isa()
@@ -306,6 +314,55 @@ def conv2d_grad_weight_implicit(x, gy, gwt, kernel_size, stride):
     if err:
         raise MemoryError(f"{op}: could not allocate packing buffers")
     return gwt
+
+
+def conv2d_grad_input_implicit(gy, w, gx, stride):
+    """Implicit-GEMM input gradient: gx = the adjoint of the (unpadded) convolution with w,
+    applied to gy -- col2im(W^T @ gy) without either matrix: each tile of gradient columns is
+    added into gx straight from the GEMM's micro-kernel (conv_implicit_t.h).
+
+    gy: (N, O, OH, OW).  w: (O, C, KH, KW).  gx: (N, C, H, W) output, the gradient of the
+    padded input (the caller crops the padding), overwritten; OH = (H - KH)//sh + 1 and
+    OW = (W - KW)//sw + 1.  All C-contiguous, one dtype (float32 or float64); gx must not
+    share memory with gy or w.
+    """
+    op = "conv2d_grad_input_implicit"
+    _conv_arg(op, "gy", gy, 4)
+    _conv_arg(op, "w", w, 4)
+    _conv_arg(op, "gx", gx, 4, out=True)
+    if not (gy.dtype == w.dtype == gx.dtype):
+        raise TypeError(f"{op}: dtypes differ (gy {gy.dtype}, w {w.dtype}, gx {gx.dtype}); "
+                        "all must be the same")
+    if w.shape[1] != gx.shape[1] or w.shape[0] != gy.shape[1]:
+        raise ValueError(f"{op}: w {w.shape} does not connect gy {gy.shape} to gx {gx.shape}")
+    kh_, kw_, sh_, sw_, oh_, ow_ = _conv_geometry(op, gx, w.shape[2:], stride)
+    cdef Py_ssize_t N = gx.shape[0], C = gx.shape[1], H = gx.shape[2], W = gx.shape[3]
+    cdef Py_ssize_t KH = kh_, KW = kw_, sh = sh_, sw = sw_, OH = oh_, OW = ow_
+    cdef Py_ssize_t O = w.shape[0]
+    if gy.shape != (N, O, OH, OW):
+        raise ValueError(f"{op}: gy {gy.shape} should be {(N, O, OH, OW)} for gx {gx.shape}, "
+                         f"kernel {(KH, KW)}, stride {(sh, sw)}")
+    _no_shared_memory(op, "gx", gx, gy=gy, w=w)
+    if gx.size == 0:
+        return gx
+    if O == 0:  # an empty sum
+        gx[...] = 0
+        return gx
+    cdef int err
+    cdef char *pg = <char *>cnp.PyArray_DATA(<cnp.ndarray>gy)
+    cdef char *pw = <char *>cnp.PyArray_DATA(<cnp.ndarray>w)
+    cdef char *px = <char *>cnp.PyArray_DATA(<cnp.ndarray>gx)
+    if gx.dtype == np.float32:
+        with nogil:
+            err = mg_conv_dx_implicit_s(N, C, H, W, O, KH, KW, sh, sw, OH, OW,
+                                        <const float *>pw, <const float *>pg, <float *>px)
+    else:
+        with nogil:
+            err = mg_conv_dx_implicit_d(N, C, H, W, O, KH, KW, sh, sw, OH, OW,
+                                        <const double *>pw, <const double *>pg, <double *>px)
+    if err:
+        raise MemoryError(f"{op}: could not allocate packing buffers")
+    return gx
 
 
 def isa():

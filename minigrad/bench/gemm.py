@@ -55,9 +55,10 @@ def _numpy_product(a, b, spec):
     return a, b
 
 
-# (The conv forward issues no matmul: it is an implicit GEMM, gemm.conv2d_forward_implicit.)
-_GEMM_KINDS = {"conv2d_grad_input": "conv dX", "conv2d_grad_weight": "conv dW",
-               "matmul": "matmul"}
+# Which op a recorded 2-D GEMM served. (The large layers' convolutions issue none: they are
+# implicit GEMMs, gemm.conv2d_*_implicit; the small layers' GEMMs are batched, not recorded.)
+_GEMM_KINDS = {"conv2d_forward": "conv fwd", "conv2d_grad_input": "conv dX",
+               "conv2d_grad_weight": "conv dW", "matmul": "matmul"}
 
 
 class _GemmRecorder:

@@ -1,6 +1,6 @@
-"""gemm.conv2d_forward_implicit and gemm.conv2d_grad_weight_implicit, the implicit-GEMM
-convolution behind cpu.conv2d_forward and its weight gradient behind cpu.conv2d_grad_weight,
-against the numpy reference (reference.conv2d_forward / conv2d_grad_weight) on awkward shapes.
+"""gemm.conv2d_forward_implicit, conv2d_grad_input_implicit and conv2d_grad_weight_implicit,
+the implicit-GEMM convolution behind cpu.conv2d_forward and its gradients behind
+cpu.conv2d_grad_input / conv2d_grad_weight, against the numpy reference on awkward shapes.
 
 The kernel packs the GEMM's pixel panels straight from the image (kernels/cpu/conv_implicit_t.h):
 panels that cross an image boundary, a last panel shorter than the kernel's NR, strides > 1
@@ -10,7 +10,9 @@ where such a copy would read past it), the bias folded in as a row of ones, k bl
 K, and every micro-kernel family this CPU has (NR = 8, 16 or 32), on one thread and on two.
 The weight gradient splits the pixels between the threads (partials summed at the end) and
 packs both operands from x and gy: ragged k-row and channel panels, pixel blocks shorter than
-the kernel's KC, a thread with no pixels at all.
+the kernel's KC, a thread with no pixels at all. The input gradient adds each tile of gradient columns into gx
+run by run (pixels consecutive in gx) or element by element (strides > 1), whole images per
+thread, and must leave the pixels no window reaches at zero.
 """
 
 import numpy as np
@@ -70,6 +72,13 @@ def implicit_dw(x, gy, w_shape, stride):
     return gwt.T.reshape(w_shape)
 
 
+def implicit_dx(gy, w, x_shape, stride):
+    gx = np.full(x_shape, np.nan, dtype=gy.dtype)  # zeroed by the kernel
+    out = gemm.conv2d_grad_input_implicit(gy, w, gx, stride)
+    assert out is gx
+    return gx
+
+
 def run_case(case):
     rng = np.random.default_rng(case["seed"])
     dt = case["dtype"]
@@ -87,8 +96,11 @@ def run_case(case):
     gemm.set_isa(case["isa"])
     try:
         gw = implicit_dw(x, gy, w.shape, case["stride"])
+        gx = implicit_dx(gy, w, x.shape, case["stride"])
     finally:
         gemm.set_isa(None)
+    gx_ref = ref.conv2d_grad_input(gy, w, x.shape, case["stride"], (0, 0))
+    assert_close(gx, gx_ref, terms=w.shape[0] * w.shape[2] * w.shape[3])
     gw_ref = ref.conv2d_grad_weight(x, gy, w.shape, case["stride"], (0, 0))
     assert_close(gw, gw_ref, terms=y_ref.shape[0] * y_ref.shape[2] * y_ref.shape[3])
 
@@ -137,6 +149,21 @@ def test_cpu_forward_pads_then_runs_the_kernel():
         assert_close(y2, ref.conv2d_forward(x, w, None, stride, padding), terms=25)
 
 
+def test_cpu_grad_input_pads_then_crops():
+    """cpu.conv2d_grad_input on a layer above the per-image threshold (the implicit GEMM):
+    padding (the gradient of the padded input, cropped), strides, a non-contiguous gy."""
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((64, 32, 3, 3))
+    x_shape = (5, 32, 13, 13)
+    for stride, padding in [((1, 1), (0, 0)), ((1, 1), (1, 1)), ((2, 1), (2, 2))]:
+        y_shape = ref.conv2d_forward(np.zeros(x_shape), w, None, stride, padding).shape
+        gy = rng.standard_normal(y_shape[:3] + (2 * y_shape[3],))[..., ::2]
+        assert 64 * y_shape[2] * y_shape[3] * 32 * 9 >= cpu._CONV_PER_IMAGE_WORK
+        gx = cpu.conv2d_grad_input(gy, w, x_shape, stride, padding)
+        assert gx.flags.c_contiguous
+        assert_close(gx, ref.conv2d_grad_input(gy, w, x_shape, stride, padding), terms=64 * 9)
+
+
 def test_cpu_grad_weight_pads_then_runs_the_kernel():
     """cpu.conv2d_grad_weight on a layer above the per-image threshold (the implicit GEMM):
     padding, strides, a non-contiguous gy."""
@@ -161,6 +188,8 @@ def test_huge_stride_is_one_output_pixel():
     gy = np.arange(2, dtype=np.float64).reshape(2, 1, 1, 1) + 1
     np.testing.assert_array_equal(implicit_dw(x, gy, w.shape, (2**40, 7)),
                                   ref.conv2d_grad_weight(x, gy, w.shape, (5, 6), (0, 0)))
+    np.testing.assert_array_equal(implicit_dx(gy, w, x.shape, (2**40, 7)),
+                                  ref.conv2d_grad_input(gy, w, x.shape, (5, 6), (0, 0)))
 
 
 def test_empty_batch_and_no_channels():
@@ -175,3 +204,7 @@ def test_empty_batch_and_no_channels():
     np.testing.assert_array_equal(gw, np.zeros((2, 3, 3, 3)))
     assert implicit_dw(np.zeros((2, 0, 5, 5)), np.zeros((2, 2, 3, 3)), (2, 0, 3, 3),
                        (1, 1)).shape == (2, 0, 3, 3)
+    assert implicit_dx(np.zeros((0, 2, 3, 3)), np.ones((2, 3, 3, 3)), (0, 3, 5, 5),
+                       (1, 1)).shape == (0, 3, 5, 5)
+    np.testing.assert_array_equal(  # no output channels: an empty sum
+        implicit_dx(np.zeros((2, 0, 3, 3)), np.ones((0, 3, 3, 3)), (2, 3, 5, 5), (1, 1)), 0)
