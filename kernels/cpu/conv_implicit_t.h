@@ -24,6 +24,9 @@
  * an image boundary) go through the scratch tile and a scatter.
  */
 
+#ifndef MG_CONV_MAX_PB
+#define MG_CONV_MAX_PB 32 /* pixel panels per block of the forward (see npb) */
+#endif
 #ifndef MG_CONV_MAX_RUNS
 #define MG_CONV_MAX_RUNS 4 /* more runs than this per panel: the element-wise gather */
 #endif
@@ -95,7 +98,7 @@ static int MG_FN(mg_conv_fwd_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, pt
     const mg_gemm_cfg *fcfg, *dcfg, *cfg;
     const ptrdiff_t kimg = C * KH * KW, ktot = kimg + (has_bias ? 1 : 0);
     const ptrdiff_t L = OH * OW, P = N * L;
-    ptrdiff_t nkb, KC, mpad, tiles, k;
+    ptrdiff_t nkb, KC, mpad, tiles, npb, k;
     int64_t *ktab, kmax, xsize;
     int err = 0, nt;
 
@@ -106,6 +109,13 @@ static int MG_FN(mg_conv_fwd_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, pt
     KC = mg_round_up((ktot + nkb - 1) / nkb, 4);
     mpad = mg_round_up(O, cfg->mr);
     tiles = (P + cfg->nr - 1) / cfg->nr;
+    /* panels per block: as many as keep their packed B (kc x NR each) within ~16 KB of L1,
+     * when K is one k block (a short K, the first layer's 9 + 1); else one.  With one panel
+     * per block a short-K layer wrote y as O interleaved streams of NR elements, too many for
+     * the prefetchers: conv1 (1->32, 28x28, N=128) took 1.89 ms with 1 panel, 1.39 with 4,
+     * 1.30 with 21 (medians of 4 interleaved child runs, Zen 3, 2 threads). */
+    npb = nkb == 1 ? (ptrdiff_t)(16384 / ((size_t)(KC * cfg->nr) * sizeof(MG_T))) : 1;
+    npb = mg_max(1, mg_min(npb, MG_CONV_MAX_PB));
 
     xsize = (int64_t)(N * C * H * W);
     ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
@@ -126,14 +136,16 @@ static int MG_FN(mg_conv_fwd_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, pt
     {
         const int mr = cfg->mr, nr = cfg->nr;
         const int t = mg_thread_num(), team = mg_team_size();
-        long long lo, hi, tile;
-        ptrdiff_t pc, ir, i, j;
-        int64_t qoff[MG_MAX_NR], yoff[MG_MAX_NR], roff[MG_MAX_NR];
-        int rstart[MG_MAX_NR], nruns;
+        long long lo, hi, tb;
+        ptrdiff_t pc, ir, i, j, bi, nbk;
+        /* per panel of the current block: pixel offsets in x and y, runs, where it starts */
+        int64_t qoff[MG_MAX_NR], yoff[MG_CONV_MAX_PB][MG_MAX_NR], roff[MG_CONV_MAX_PB][MG_MAX_NR];
+        int rstart[MG_CONV_MAX_PB][MG_MAX_NR], nruns[MG_CONV_MAX_PB], direct[MG_CONV_MAX_PB];
+        ptrdiff_t q0s[MG_CONV_MAX_PB], ns[MG_CONV_MAX_PB], img0s[MG_CONV_MAX_PB];
         MG_T tile_buf[MG_MAX_MR * MG_MAX_NR] __attribute__((aligned(64)));
         MG_T *pa = (MG_T *)mg_pack_buffer(0, (size_t)(mpad * ktot) * sizeof(MG_T));
-        MG_T *pb = (MG_T *)mg_pack_buffer(1, (size_t)(nr * KC + nr) * sizeof(MG_T)); /* + slack */
-        mg_note_team();
+        MG_T *pb = (MG_T *)mg_pack_buffer(1, (size_t)(npb * nr * KC + nr) * sizeof(MG_T));
+        mg_note_team(); /* (+ nr: the slack the run copies may write past a panel's end) */
         if (!pa || !pb) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -144,45 +156,67 @@ static int MG_FN(mg_conv_fwd_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, pt
             for (pc = 0; pc < ktot; pc += KC)
                 MG_FN(mg_pack_a)(O, mg_min(KC, ktot - pc), wk + pc, ktot, 1, pa + mpad * pc, mr);
             mg_share(tiles, team, t, &lo, &hi);
-            for (tile = lo; tile < hi; tile++) {
-                const ptrdiff_t q0 = (ptrdiff_t)tile * nr, n = mg_min(nr, P - q0);
-                const ptrdiff_t img0 = q0 / L;
-                const int direct = n == nr && (q0 + n - 1) / L == img0;
-                for (j = 0; j < n; j++) {
-                    const ptrdiff_t q = q0 + j, img = q / L, l = q % L;
-                    qoff[j] = (int64_t)(img * C * H * W + (l / OW) * sh * W + (l % OW) * sw);
-                    yoff[j] = (int64_t)(img * O * L + l);
-                }
-                /* runs of consecutive offsets (stride-1 pixels of one output row); a full
-                 * panel of few runs whose NR-element copies stay inside x takes the copy path */
-                nruns = 0;
-                for (j = 0; j < n && nruns <= MG_CONV_MAX_RUNS; j++)
-                    if (j == 0 || qoff[j] != qoff[j - 1] + 1) {
-                        if (nruns < MG_CONV_MAX_RUNS) { rstart[nruns] = (int)j; roff[nruns] = qoff[j]; }
-                        nruns++;
+            for (tb = lo; tb < hi; tb += npb) {
+                nbk = (ptrdiff_t)mg_min(npb, hi - tb);
+                for (bi = 0; bi < nbk; bi++) {
+                    const ptrdiff_t q0 = (ptrdiff_t)(tb + bi) * nr, n = mg_min(nr, P - q0);
+                    int nr_ = 0;
+                    q0s[bi] = q0;
+                    ns[bi] = n;
+                    img0s[bi] = q0 / L;
+                    direct[bi] = n == nr && (q0 + n - 1) / L == img0s[bi];
+                    for (j = 0; j < n; j++) {
+                        const ptrdiff_t q = q0 + j, img = q / L, l = q % L;
+                        qoff[j] = (int64_t)(img * C * H * W + (l / OW) * sh * W + (l % OW) * sw);
+                        yoff[bi][j] = (int64_t)(img * O * L + l);
                     }
-                if (n < nr || nruns > MG_CONV_MAX_RUNS || roff[nruns - 1] + kmax + nr > xsize)
-                    nruns = 0;
+                    /* runs of consecutive offsets (stride-1 pixels of one output row); a full
+                     * panel of few runs whose NR-element copies stay inside x takes the copy
+                     * path; the others keep their offsets for the element-wise gather */
+                    for (j = 0; j < n && nr_ <= MG_CONV_MAX_RUNS; j++)
+                        if (j == 0 || qoff[j] != qoff[j - 1] + 1) {
+                            if (nr_ < MG_CONV_MAX_RUNS) {
+                                rstart[bi][nr_] = (int)j;
+                                roff[bi][nr_] = qoff[j];
+                            }
+                            nr_++;
+                        }
+                    if (n < nr || nr_ > MG_CONV_MAX_RUNS || roff[bi][nr_ - 1] + kmax + nr > xsize) {
+                        nr_ = 0;
+                        for (j = 0; j < n; j++) roff[bi][j] = qoff[j];
+                    }
+                    nruns[bi] = nr_;
+                }
                 for (pc = 0; pc < ktot; pc += KC) {
                     const ptrdiff_t kc = mg_min(KC, ktot - pc);
                     const MG_T *pa_k = pa + mpad * pc;
-                    MG_FN(mg_conv_pack_b)(kc, pc, kimg, n, qoff, nruns, rstart, roff, ktab, x, pb, nr);
+                    for (bi = 0; bi < nbk; bi++)
+                        MG_FN(mg_conv_pack_b)(kc, pc, kimg, ns[bi], roff[bi], nruns[bi],
+                                              rstart[bi], roff[bi], ktab, x,
+                                              pb + bi * nr * KC, nr);
+                    /* every panel of the block for one W row tile, then the next: each row of
+                     * y is written as one stretch of the block's pixels */
                     for (ir = 0; ir < O; ir += mr) {
                         const ptrdiff_t m = mg_min(mr, O - ir);
                         const MG_T *a = pa_k + ir * kc;
-                        if (direct && m == mr) {
-                            cfg->MG_KFIELD(kc, a, pb, y + img0 * O * L + ir * L + (q0 - img0 * L),
-                                           L, pc > 0);
-                            continue;
-                        }
-                        cfg->MG_KFIELD(kc, a, pb, tile_buf, nr, 0);
-                        for (i = 0; i < m; i++) {
-                            MG_T *yrow = y + (ir + i) * L;
-                            const MG_T *trow = tile_buf + i * nr;
-                            if (pc > 0)
-                                for (j = 0; j < n; j++) yrow[yoff[j]] += trow[j];
-                            else
-                                for (j = 0; j < n; j++) yrow[yoff[j]] = trow[j];
+                        for (bi = 0; bi < nbk; bi++) {
+                            const MG_T *b = pb + bi * nr * KC;
+                            const ptrdiff_t n = ns[bi];
+                            if (direct[bi] && m == mr) {
+                                cfg->MG_KFIELD(kc, a, b, y + img0s[bi] * O * L + ir * L
+                                                             + (q0s[bi] - img0s[bi] * L),
+                                               L, pc > 0);
+                                continue;
+                            }
+                            cfg->MG_KFIELD(kc, a, b, tile_buf, nr, 0);
+                            for (i = 0; i < m; i++) {
+                                MG_T *yrow = y + (ir + i) * L;
+                                const MG_T *trow = tile_buf + i * nr;
+                                if (pc > 0)
+                                    for (j = 0; j < n; j++) yrow[yoff[bi][j]] += trow[j];
+                                else
+                                    for (j = 0; j < n; j++) yrow[yoff[bi][j]] = trow[j];
+                            }
                         }
                     }
                 }
