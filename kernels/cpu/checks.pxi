@@ -1,4 +1,4 @@
-# Argument checks for the compiled kernels' entry points (included by conv.pyx and pool.pyx).
+# Argument checks for the compiled kernels' entry points (included by conv.pyx, pool.pyx and gemm.pyx).
 #
 # The kernels are importable on their own (minigrad.kernels.cpu.*), so each public function
 # checks its own arguments with the GIL held before its typed core drops it: a bad call raises

@@ -18,6 +18,7 @@ from libc.stddef cimport ptrdiff_t
 cnp.import_array()
 
 include "threads.pxi"
+include "checks.pxi"
 
 cdef extern from "gemm_micro.h" nogil:
     int mg_gemm_batched_s(ptrdiff_t batch, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
@@ -170,20 +171,6 @@ def matmul(a, b, trans_a=False, trans_b=False):
     return C
 
 
-def _conv_arg(str op, str name, a, int ndim, bint out=False):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
-    if a.dtype not in (np.float32, np.float64) or not a.dtype.isnative:
-        raise TypeError(f"{op}: {name} has dtype {a.dtype}; expected float32 or float64")
-    if a.ndim != ndim:
-        raise ValueError(f"{op}: {name} must be {ndim}-D, got shape {a.shape}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{op}: {name} must be C-contiguous")
-    if out and not a.flags.writeable:
-        raise ValueError(f"{op}: output {name} is read-only")
-    return a
-
-
 def _positive_pair(str op, str name, value):
     import operator
     try:
@@ -210,12 +197,6 @@ def _conv_geometry(str op, x, kernel_size, stride):
     return KH, KW, sh, sw, (H - KH) // sh + 1, (W - KW) // sw + 1
 
 
-def _no_shared_memory(str op, str out_name, out, **inputs):
-    for name, other in inputs.items():
-        if np.shares_memory(out, other):
-            raise ValueError(f"{op}: output {out_name} shares memory with {name}")
-
-
 def conv2d_forward_implicit(x, wk, y, kernel_size, stride, bint has_bias):
     """Implicit-GEMM convolution: y[n, o] = sum over the window of wk[o, k] * x (+ bias).
 
@@ -228,12 +209,10 @@ def conv2d_forward_implicit(x, wk, y, kernel_size, stride, bint has_bias):
     (conv_implicit_t.h).
     """
     op = "conv2d_forward_implicit"
-    _conv_arg(op, "x", x, 4)
-    _conv_arg(op, "wk", wk, 2)
-    _conv_arg(op, "y", y, 4, out=True)
-    if not (x.dtype == wk.dtype == y.dtype):
-        raise TypeError(f"{op}: dtypes differ (x {x.dtype}, wk {wk.dtype}, y {y.dtype}); "
-                        "all must be the same")
+    _arg_array(op, "x", x, 4)
+    _arg_array(op, "wk", wk, 2)
+    _arg_array(op, "y", y, 4, out=True)
+    _same_dtype(op, x=x, wk=wk, y=y)
     kh_, kw_, sh_, sw_, oh_, ow_ = _conv_geometry(op, x, kernel_size, stride)
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = kh_, KW = kw_, sh = sh_, sw = sw_, OH = oh_, OW = ow_
@@ -244,7 +223,7 @@ def conv2d_forward_implicit(x, wk, y, kernel_size, stride, bint has_bias):
                          f"kernel {(KH, KW)}, has_bias={bool(has_bias)}")
     if y.shape != (N, O, OH, OW):
         raise ValueError(f"{op}: y {y.shape} should be {(N, O, OH, OW)}")
-    _no_shared_memory(op, "y", y, x=x, wk=wk)
+    _no_overlap(op, "y", y, x=x, wk=wk)
     if N == 0 or O == 0:
         return y
     if C == 0:  # an empty sum: y is the bias (or 0)
@@ -278,12 +257,10 @@ def conv2d_grad_weight_implicit(x, gy, gwt, kernel_size, stride):
     of gy is built: the GEMM packs both operands straight from x and gy (conv_implicit_t.h).
     """
     op = "conv2d_grad_weight_implicit"
-    _conv_arg(op, "x", x, 4)
-    _conv_arg(op, "gy", gy, 4)
-    _conv_arg(op, "gwt", gwt, 2, out=True)
-    if not (x.dtype == gy.dtype == gwt.dtype):
-        raise TypeError(f"{op}: dtypes differ (x {x.dtype}, gy {gy.dtype}, gwt {gwt.dtype}); "
-                        "all must be the same")
+    _arg_array(op, "x", x, 4)
+    _arg_array(op, "gy", gy, 4)
+    _arg_array(op, "gwt", gwt, 2, out=True)
+    _same_dtype(op, x=x, gy=gy, gwt=gwt)
     kh_, kw_, sh_, sw_, oh_, ow_ = _conv_geometry(op, x, kernel_size, stride)
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t KH = kh_, KW = kw_, sh = sh_, sw = sw_, OH = oh_, OW = ow_
@@ -293,7 +270,7 @@ def conv2d_grad_weight_implicit(x, gy, gwt, kernel_size, stride):
                          f"kernel {(KH, KW)}, stride {(sh, sw)}")
     if gwt.shape != (C * KH * KW, O):
         raise ValueError(f"{op}: gwt {gwt.shape} should be {(C * KH * KW, O)}")
-    _no_shared_memory(op, "gwt", gwt, x=x, gy=gy)
+    _no_overlap(op, "gwt", gwt, x=x, gy=gy)
     if gwt.size == 0:
         return gwt
     if N == 0:  # an empty sum
@@ -327,12 +304,10 @@ def conv2d_grad_input_implicit(gy, w, gx, stride):
     share memory with gy or w.
     """
     op = "conv2d_grad_input_implicit"
-    _conv_arg(op, "gy", gy, 4)
-    _conv_arg(op, "w", w, 4)
-    _conv_arg(op, "gx", gx, 4, out=True)
-    if not (gy.dtype == w.dtype == gx.dtype):
-        raise TypeError(f"{op}: dtypes differ (gy {gy.dtype}, w {w.dtype}, gx {gx.dtype}); "
-                        "all must be the same")
+    _arg_array(op, "gy", gy, 4)
+    _arg_array(op, "w", w, 4)
+    _arg_array(op, "gx", gx, 4, out=True)
+    _same_dtype(op, gy=gy, w=w, gx=gx)
     if w.shape[1] != gx.shape[1] or w.shape[0] != gy.shape[1]:
         raise ValueError(f"{op}: w {w.shape} does not connect gy {gy.shape} to gx {gx.shape}")
     kh_, kw_, sh_, sw_, oh_, ow_ = _conv_geometry(op, gx, w.shape[2:], stride)
@@ -342,7 +317,7 @@ def conv2d_grad_input_implicit(gy, w, gx, stride):
     if gy.shape != (N, O, OH, OW):
         raise ValueError(f"{op}: gy {gy.shape} should be {(N, O, OH, OW)} for gx {gx.shape}, "
                          f"kernel {(KH, KW)}, stride {(sh, sw)}")
-    _no_shared_memory(op, "gx", gx, gy=gy, w=w)
+    _no_overlap(op, "gx", gx, gy=gy, w=w)
     if gx.size == 0:
         return gx
     if O == 0:  # an empty sum
