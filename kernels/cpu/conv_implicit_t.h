@@ -98,7 +98,7 @@ static int MG_FN(mg_conv_fwd_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, pt
     const mg_gemm_cfg *fcfg, *dcfg, *cfg;
     const ptrdiff_t kimg = C * KH * KW, ktot = kimg + (has_bias ? 1 : 0);
     const ptrdiff_t L = OH * OW, P = N * L;
-    ptrdiff_t nkb, KC, mpad, tiles, npb, k;
+    ptrdiff_t nkb, KC, mpad, tiles, npb;
     int64_t *ktab, kmax, xsize;
     int err = 0, nt;
 
@@ -118,12 +118,8 @@ static int MG_FN(mg_conv_fwd_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, pt
     npb = mg_max(1, mg_min(npb, MG_CONV_MAX_PB));
 
     xsize = (int64_t)(N * C * H * W);
-    ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
+    ktab = mg_conv_window_offsets(C, H, W, KH, KW);
     if (!ktab) return -1;
-    for (k = 0; k < kimg; k++) {
-        const ptrdiff_t c = k / (KH * KW), i = (k / KW) % KH, j = k % KW;
-        ktab[k] = (int64_t)(c * H * W + i * W + j);
-    }
     kmax = ktab[kimg - 1];
 
     nt = mg_num_threads_now();
@@ -283,7 +279,7 @@ static int MG_FN(mg_conv_dw_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptr
 {
     const mg_gemm_cfg *fcfg, *dcfg, *cfg;
     const ptrdiff_t kimg = C * KH * KW, L = OH * OW, P = N * L;
-    ptrdiff_t MC, KC, NC, k;
+    ptrdiff_t MC, KC, NC;
     int64_t *ktab;
     int err = 0, nt;
     MG_T *part[64];
@@ -293,12 +289,8 @@ static int MG_FN(mg_conv_dw_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptr
     MC = mg_min(cfg->mc, mg_round_up(kimg, cfg->mr));
     NC = mg_round_up(O, cfg->nr); /* all of O in one B block: O is a layer's channel count */
     KC = cfg->kc;
-    ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
+    ktab = mg_conv_window_offsets(C, H, W, KH, KW);
     if (!ktab) return -1;
-    for (k = 0; k < kimg; k++) {
-        const ptrdiff_t c = k / (KH * KW), i = (k / KW) % KH, j = k % KW;
-        ktab[k] = (int64_t)(c * H * W + i * W + j);
-    }
     nt = mg_num_threads_now();
     if ((double)kimg * (double)O * (double)P < (double)MG_PAR_MIN_WORK) nt = 1;
     if (nt > 64) nt = 64;
@@ -310,8 +302,8 @@ static int MG_FN(mg_conv_dw_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptr
     {
         const int t = mg_thread_num(), team = mg_team_size();
         long long lo, hi;
-        ptrdiff_t q0, ic, p, i, j;
-        int first = 1, e = 0, failed, s;
+        ptrdiff_t q0, ic, p, i;
+        int first = 1, e = 0;
         MG_T *pa = (MG_T *)mg_pack_buffer(0, (size_t)(MC * KC) * sizeof(MG_T));
         MG_T *pb = (MG_T *)mg_pack_buffer(1, (size_t)(NC * KC) * sizeof(MG_T));
         /* offsets of a block's pixels in x and gy: the last slot of the B buffer set would do,
@@ -350,16 +342,7 @@ static int MG_FN(mg_conv_dw_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptr
 #endif
             err = e;
         }
-        /* add the partials into gwt while every team thread (and its partial) is alive */
-#ifdef _OPENMP
-#pragma omp barrier
-#pragma omp atomic read
-#endif
-        failed = err;
-        mg_share(kimg, team, t, &lo, &hi);
-        for (s = 1; s < team && !failed; s++)
-            for (i = lo; i < hi; i++)
-                for (j = 0; j < O; j++) gwt[i * O + j] += part[s][i * O + j];
+        MG_FN(mg_sum_partials)(gwt, O, 1, kimg, O, part, team, t, &err);
         free(qoff);
     }
     free(ktab);
@@ -383,7 +366,7 @@ static int MG_FN(mg_conv_dx_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptr
 {
     const mg_gemm_cfg *fcfg, *dcfg, *cfg;
     const ptrdiff_t kimg = C * KH * KW, L = OH * OW, chw = C * H * W;
-    ptrdiff_t nkb, KC, mpad, k;
+    ptrdiff_t nkb, KC, mpad;
     int64_t *ktab;
     int err = 0, nt;
 
@@ -392,12 +375,8 @@ static int MG_FN(mg_conv_dx_implicit)(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptr
     nkb = (O + cfg->kc - 1) / cfg->kc; /* the contraction runs over the O channels */
     KC = mg_round_up((O + nkb - 1) / nkb, 4);
     mpad = mg_round_up(kimg, cfg->mr);
-    ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
+    ktab = mg_conv_window_offsets(C, H, W, KH, KW);
     if (!ktab) return -1;
-    for (k = 0; k < kimg; k++) {
-        const ptrdiff_t c = k / (KH * KW), i = (k / KW) % KH, j = k % KW;
-        ktab[k] = (int64_t)(c * H * W + i * W + j);
-    }
     nt = mg_num_threads_now();
     if ((double)kimg * (double)O * (double)N * (double)L < (double)MG_PAR_MIN_WORK) nt = 1;
     if (nt > N) nt = (int)N;

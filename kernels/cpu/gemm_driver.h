@@ -129,6 +129,23 @@ static ptrdiff_t mg_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 static ptrdiff_t mg_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
 static ptrdiff_t mg_round_up(ptrdiff_t a, ptrdiff_t m) { return (a + m - 1) / m * m; }
 
+/* The implicit-conv drivers' window table (conv_implicit_t.h): for k = (c*KH + i)*KW + j,
+ * ktab[k] = c*H*W + i*W + j, the offset of window element k in an image of C x H x W.
+ * malloc'd (the caller frees it); NULL when out of memory. */
+static int64_t *mg_conv_window_offsets(ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t KH,
+                                       ptrdiff_t KW)
+{
+    const ptrdiff_t kimg = C * KH * KW;
+    int64_t *ktab = (int64_t *)malloc((size_t)kimg * sizeof(int64_t));
+    ptrdiff_t k;
+    if (!ktab) return NULL;
+    for (k = 0; k < kimg; k++) {
+        const ptrdiff_t c = k / (KH * KW), i = (k / KW) % KH, j = k % KW;
+        ktab[k] = (int64_t)(c * H * W + i * W + j);
+    }
+    return ktab;
+}
+
 #define MG_T float
 #define MG_FN(name) name##_s
 #define MG_KFIELD ks

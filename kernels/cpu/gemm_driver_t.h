@@ -202,6 +202,28 @@ static int MG_FN(mg_gemm_serial)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t 
     return 0;
 }
 
+/* Called by every thread of a team that split a sum (a K split): after a barrier, adds the
+ * private M x N partials part[1..team) (row-major) into C(i, j) = C[i*rsc + j*csc], each
+ * thread a band of rows, while every thread (and so its thread-local partial) is still
+ * alive.  Nothing is added when a thread failed (*err set before the barrier). */
+static void MG_FN(mg_sum_partials)(MG_T *C, ptrdiff_t rsc, ptrdiff_t csc, ptrdiff_t M,
+                                   ptrdiff_t N, MG_T *const *part, int team, int t,
+                                   const int *err)
+{
+    long long lo, hi;
+    ptrdiff_t i, j;
+    int failed, s;
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp atomic read
+#endif
+    failed = *err;
+    mg_share(M, team, t, &lo, &hi);
+    for (s = 1; s < team && !failed; s++)
+        for (i = lo; i < hi; i++)
+            for (j = 0; j < N; j++) C[i * rsc + j * csc] += part[s][i * N + j];
+}
+
 /* One matrix on up to nt threads.  C(i, j) = C[i*rsc + j*csc].
  *
  * Operand swap: C = A B is computed as C^T = B^T A^T (same arrays, strides exchanged,
@@ -315,21 +337,7 @@ static int MG_FN(mg_gemm_one)(const mg_gemm_cfg *cfg, ptrdiff_t M, ptrdiff_t N, 
 #endif
             err = e;
         }
-        if (how == 2) {
-            /* sum the partials into C while every team thread (and so its thread-local
-             * partial) is still alive; each thread adds a band of rows */
-            int failed, s;
-            ptrdiff_t i, j;
-#ifdef _OPENMP
-#pragma omp barrier
-#pragma omp atomic read
-#endif
-            failed = err;
-            mg_share(M, team, t, &lo, &hi);
-            for (s = 1; s < team && !failed; s++)
-                for (i = lo; i < hi; i++)
-                    for (j = 0; j < N; j++) C[i * rsc + j * csc] += part[s][i * N + j];
-        }
+        if (how == 2) MG_FN(mg_sum_partials)(C, rsc, csc, M, N, part, team, t, &err);
     }
     return err;
 }
