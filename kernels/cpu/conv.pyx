@@ -211,45 +211,6 @@ def _swap01(const floating[:, :, ::1] src, floating[:, :, ::1] dst, const floati
                     memcpy(&dst[b, a, 0], &src[a, b, 0], L * sizeof(floating))
 
 
-def _transpose12(const floating[:, :, ::1] src, floating[:, :, ::1] dst,
-                const floating[::1] bias=None):
-    """dst[n, a, b] = src[n, b, a] (+ bias[a]): per-image transpose (N, L, O) -> (N, O, L),
-    fused with the bias add; the conv forward's GEMM produces (N*L, O). Parallel over n; each
-    image is walked in blocks of 16 rows of src so the strided reads stay in L1."""
-    cdef Py_ssize_t N = src.shape[0], B = src.shape[1], A = src.shape[2]
-    if (dst.shape[0], dst.shape[1], dst.shape[2]) != (N, A, B):
-        raise ValueError(f"transpose12: dst {(dst.shape[0], dst.shape[1], dst.shape[2])} should "
-                         f"be {(N, A, B)} for src {(src.shape[0], src.shape[1], src.shape[2])}")
-    if bias is not None and bias.shape[0] != A:
-        raise ValueError(f"transpose12: bias has {bias.shape[0]} entries, expected {A}")
-    cdef bint has_bias = bias is not None
-    cdef Py_ssize_t n
-    cdef int threads = mg_threads_for(N * A * B)
-    with nogil, parallel(num_threads=threads):
-        mg_note_team()  # prange splits by the team granted; this records it
-        for n in prange(N, schedule="static"):
-            _transpose_plane(&src[n, 0, 0], &dst[n, 0, 0], B, A,
-                             &bias[0] if has_bias else NULL)
-
-
-cdef inline void _transpose_plane(const floating* src, floating* dst, Py_ssize_t B,
-                                  Py_ssize_t A, const floating* bias) noexcept nogil:
-    """dst[a*B + b] = src[b*A + a] (+ bias[a]) for one image."""
-    cdef Py_ssize_t a, b, b0, b1
-    cdef floating shift
-    for b0 in range(0, B, 16):
-        b1 = b0 + 16 if b0 + 16 < B else B
-        for a in range(A):
-            shift = bias[a] if bias != NULL else 0
-            for b in range(b0, b1):
-                dst[a * B + b] = src[b * A + a] + shift
-
-
-# ---------------------------------------------------------------- checked entry points
-# The public functions: each checks its arguments (checks.pxi, then the shape / window checks
-# of its typed core) with the GIL held, then runs the core above.
-
-
 def im2col(x, cols, kernel_size, stride, padding):
     """Fill cols (N, C*KH*KW, OH*OW) with the windows of x (N, C, H, W); see _im2col.
     cols may be strided (e.g. a swapaxes view) but must be contiguous along its last axis."""
@@ -284,8 +245,3 @@ def swap01(src, dst, bias=None):
     src, dst, bias = _check_shuffle("swap01", src, dst, bias)
     _swap01(src, dst, bias)
 
-
-def transpose12(src, dst, bias=None):
-    """dst[n, a, b] = src[n, b, a] (+ bias[a]) for C-contiguous 3-D arrays; see _transpose12."""
-    src, dst, bias = _check_shuffle("transpose12", src, dst, bias)
-    _transpose12(src, dst, bias)

@@ -40,7 +40,7 @@ _HELPER_OPS = {"relu": "elementwise", "relu_backward": "elementwise"}
 _REQUIRED = {
     "gemm": ("matmul", "conv2d_forward_implicit", "conv2d_grad_weight_implicit",
              "conv2d_grad_input_implicit"),
-    "conv": ("im2col", "col2im", "swap01", "transpose12"),
+    "conv": ("im2col", "col2im", "swap01"),
     "pool": ("max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
              "avg_pool2d_backward"),
     "elementwise": ("relu_forward", "relu_backward"),

@@ -383,9 +383,9 @@ def test_missing_extension_falls_back_and_warns_once():
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize("stride, padding", [((1, 1), (0, 0)), ((2, 1), (1, 2))])
 def test_both_conv_gemm_layouts_match_reference(dtype, with_bias, stride, padding):
-    """cpu.py computes a conv as one GEMM per image when the per-image product is small and as
-    one whole-batch GEMM (cols^T @ W^T, then conv.transpose12) when it is large: both sides of
-    that threshold, with and without bias, strided and padded."""
+    """cpu.py takes a conv's gradients as one GEMM per image when the per-image product is
+    small and as implicit GEMMs when it is large (the forward is always implicit): both sides
+    of that threshold, with and without bias, strided and padded."""
     rng = np.random.default_rng(3)
     sides = []
     for C, O, H in [(2, 8, 9), (32, 64, 17)]:  # per-image work below and above the threshold
@@ -404,13 +404,3 @@ def test_both_conv_gemm_layouts_match_reference(dtype, with_bias, stride, paddin
     assert sides == [True, False]  # the two cases straddle the threshold
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("with_bias", [False, True])
-def test_transpose12_moves_axes_and_adds_bias(dtype, with_bias):
-    rng = np.random.default_rng(4)
-    src = rng.standard_normal((3, 5, 7)).astype(dtype)
-    dst = np.empty((3, 7, 5), dtype)
-    bias = rng.standard_normal(7).astype(dtype) if with_bias else None
-    conv_ext.transpose12(src, dst, bias)
-    expected = src.swapaxes(1, 2) + (bias[:, None] if with_bias else 0)
-    np.testing.assert_array_equal(dst, expected)

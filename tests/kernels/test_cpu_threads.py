@@ -5,7 +5,7 @@ machine, OMP_MAX_ACTIVE_LEVELS=0, or being called from inside another parallel r
 regions get one thread by default). Each case runs in a child process, so a kernel that
 segfaults fails its test instead of killing pytest, and so the OMP_* variables are read fresh.
 Every threaded path is exercised: the GEMM's M, N and K splits and its batch loop, both conv
-layouts (per-image batched GEMM; whole-batch GEMM with transpose12 / swap01), im2col / col2im,
+layouts (per-image batched GEMM; the implicit GEMMs of the large layers), im2col / col2im,
 and max / average pooling forward and backward.
 """
 
