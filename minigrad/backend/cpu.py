@@ -160,11 +160,12 @@ def _conv_cols(x, kernel_size, stride, padding, out_hw, extra_rows=0):
 # thread (the GEMM driver's own serial threshold, MG_PAR_MIN_WORK in gemm_driver.h).
 _CONV_PER_IMAGE_WORK = 1 << 21
 
-# The whole-batch conv products run over chunks of images whose column matrix (im2col's, or
-# the gradient columns col2im reads) is about this many bytes: each chunk's columns are written
-# and read again while they are still in the caches, where one (K, N*L) matrix of the whole
-# batch (17.8 MB for conv2 32->64 13x13 at N=128) makes a round trip through memory. Measured
-# there (2 threads): forward 4.4 -> 3.1-3.4 ms, grad_input 4.7 -> 3.5 ms.
+# Without the compiled GEMM module (no implicit GEMMs), grad_input runs over chunks of images
+# whose gradient columns (what col2im reads) are about this many bytes: each chunk's columns
+# are written and read again while they are still in the caches, where one (K, N*L) matrix of
+# the whole batch (17.8 MB for conv2 32->64 13x13 at N=128) makes a round trip through memory.
+# Measured when every conv ran this way (2 threads): forward 4.4 -> 3.1-3.4 ms, grad_input
+# 4.7 -> 3.5 ms.
 _CONV_CHUNK_BYTES = 2 << 20
 
 
